@@ -1,0 +1,232 @@
+"""Connections: the owner pool (app store) and the reader pool (generated SQL).
+
+`open_database(settings)` resolves the server (DATABASE_URL, or the embedded
+PostgreSQL), applies migrations, loads the demo data when it is missing, provisions the
+read-only role and opens one pool per role. The reader pool logs in *as* the reader
+role on its own connections: we never `SET ROLE` on an owner connection, because one
+statement (`SELECT set_config('role', 'none', true)`) could undo it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from dashboard import demo, embedded, provision
+from dashboard.config import Settings, get_settings
+from dashboard.errors import Busy, ConfigError, DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Database:
+    """The process's pools. Use `with db.connection() as conn:`; never cache a connection."""
+
+    settings: Settings
+    owner: ConnectionPool
+    reader: ConnectionPool
+    owner_url: str = field(repr=False)
+    reader_url: str = field(repr=False)
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """An owner connection for the app store (users, widgets)."""
+        with _borrow(self.owner, "POOL_TIMEOUT_S") as conn:
+            yield conn
+
+    @contextmanager
+    def reader_connection(self) -> Iterator[psycopg.Connection]:
+        """A connection logged in as the read-only role, for generated SQL only."""
+        with _borrow(self.reader, "POOL_TIMEOUT_S") as conn:
+            yield conn
+
+    def describe(self) -> dict[str, str]:
+        """Host and database names for the settings page: never user or password."""
+        info = conninfo_to_dict(self.owner_url)
+        host = str(info.get("host") or "localhost")
+        if host.startswith("/"):
+            host = "embedded (Unix socket)" if self.settings.embedded else "Unix socket"
+        return {"host": host, "database": str(info.get("dbname") or "")}
+
+    def close(self) -> None:
+        self.reader.close()
+        self.owner.close()
+
+
+@contextmanager
+def _borrow(pool: ConnectionPool, setting: str) -> Iterator[psycopg.Connection]:
+    try:
+        with pool.connection() as conn:
+            yield conn
+    except PoolTimeout:
+        raise Busy(
+            "The database is busy: every connection stayed in use too long. "
+            f"Try again in a moment ({setting} sets how long to wait)."
+        ) from None
+    except psycopg.OperationalError as exc:
+        if exc.sqlstate:  # a server-side error with a code is the caller's to handle
+            raise
+        raise DatabaseUnavailable(
+            "Lost the connection to the database. Please try again; if it persists, "
+            "check that PostgreSQL is running."
+        ) from exc
+
+
+def _connect_error(name: str, exc: Exception) -> DatabaseUnavailable:
+    # psycopg's message names host and port, never the password.
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return DatabaseUnavailable(f"Cannot connect to the database set by {name}: {first_line}")
+
+
+def resolve_owner_url(settings: Settings) -> str:
+    """DATABASE_URL, or the embedded server (started when needed)."""
+    if settings.database_url:
+        return settings.database_url
+    return embedded.start(settings.data_dir)
+
+
+def _reader_password_key(role: str) -> str:
+    return f"reader_password:{role}"
+
+
+def _stored_password(conn: psycopg.Connection, role: str) -> str | None:
+    row = conn.execute(
+        "SELECT value FROM app_secrets WHERE name = %s", [_reader_password_key(role)]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _store_password(conn: psycopg.Connection, role: str, password: str) -> None:
+    conn.execute(
+        "INSERT INTO app_secrets (name, value) VALUES (%s, %s) "
+        "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = NOW()",
+        [_reader_password_key(role), password],
+    )
+
+
+def _demo_wanted(settings: Settings) -> bool:
+    """Load the demo automatically when it is the configured data in the app database."""
+    return settings.data_database_url is None and demo.DEMO_SCHEMA in settings.data_schemas
+
+
+def bootstrap(settings: Settings, owner_url: str) -> str:
+    """Migrate, load demo data if missing, provision the reader; return the reader URL."""
+    data_url = settings.data_database_url or owner_url
+    try:
+        owner_conn = psycopg.connect(owner_url, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise _connect_error("DATABASE_URL", exc) from None
+    with owner_conn:
+        provision.advisory_lock(owner_conn)
+        try:
+            provision.apply_migrations(owner_conn)
+            if _demo_wanted(settings) and not demo.is_loaded(owner_conn):
+                log.info("loading demo data (first start)")
+                demo.load(owner_conn)
+            if settings.data_database_url:
+                try:
+                    data_ctx = psycopg.connect(data_url, autocommit=True, connect_timeout=10)
+                except psycopg.OperationalError as exc:
+                    raise _connect_error("DATA_DATABASE_URL", exc) from None
+            else:
+                data_ctx = nullcontext(owner_conn)
+            with data_ctx as data_conn:
+                return _provision_reader(settings, owner_conn, data_conn, data_url)
+        finally:
+            if not owner_conn.closed:
+                provision.advisory_unlock(owner_conn)
+
+
+def _provision_reader(settings: Settings, owner_conn: psycopg.Connection,
+                      data_conn: psycopg.Connection, data_url: str) -> str:
+    role = settings.reader_role
+    if settings.reader_database_url:
+        # An administrator made the role (sql/roles.sql); grant what we own, if we can.
+        try:
+            with data_conn.transaction():
+                provision.grant_reader_privileges(data_conn, settings)
+        except psycopg.Error as exc:
+            log.warning("could not grant privileges to %s: %s", role, exc.diag.message_primary)
+        return settings.reader_database_url
+    try:
+        with data_conn.transaction():
+            password = provision.ensure_reader_role(data_conn, settings)
+            if password is None:
+                password = _stored_password(owner_conn, role)
+                if password is None:
+                    password = provision.set_reader_password(data_conn, role)
+                    _store_password(owner_conn, role, password)
+            else:
+                _store_password(owner_conn, role, password)
+    except psycopg.errors.InsufficientPrivilege:
+        raise ConfigError(
+            f"The database user may not manage the read-only role {role!r} (READER_ROLE). "
+            "Ask an administrator to run sql/roles.sql once, then set READER_DATABASE_URL."
+        ) from None
+    return make_conninfo(data_url, user=role, password=password)
+
+
+def _configure(timezone: str):
+    def configure(conn: psycopg.Connection) -> None:
+        conn.execute("SELECT set_config('TimeZone', %s, false)", [timezone])
+        conn.commit()
+
+    return configure
+
+
+def _pool(url: str, settings: Settings, name: str, env_name: str) -> ConnectionPool:
+    pool = ConnectionPool(
+        url,
+        min_size=1,
+        max_size=settings.pool_size,
+        timeout=settings.pool_timeout_s,
+        configure=_configure(settings.timezone),
+        check=ConnectionPool.check_connection,  # replace connections that died while idle
+        kwargs={"connect_timeout": 10, "application_name": f"promptboard-{name}"},
+        name=name,
+        open=False,
+    )
+    try:
+        pool.open(wait=True, timeout=15)
+    except PoolTimeout as exc:
+        pool.close()
+        raise DatabaseUnavailable(
+            f"Cannot open connections to the database set by {env_name}; "
+            "check that PostgreSQL is running and the credentials are right."
+        ) from exc
+    return pool
+
+
+def open_database(settings: Settings) -> Database:
+    """Start or reach the server, provision it, and open both pools."""
+    owner_url = resolve_owner_url(settings)
+    reader_url = bootstrap(settings, owner_url)
+    owner = _pool(owner_url, settings, "owner", "DATABASE_URL")
+    try:
+        reader = _pool(reader_url, settings, "reader",
+                       "READER_DATABASE_URL" if settings.reader_database_url else "READER_ROLE")
+    except Exception:
+        owner.close()
+        raise
+    return Database(settings, owner, reader, owner_url, reader_url)
+
+
+_lock = threading.Lock()
+_database: Database | None = None
+
+
+def get_database() -> Database:
+    """The process-wide Database (opened on first use)."""
+    global _database
+    with _lock:
+        if _database is None:
+            _database = open_database(get_settings())
+        return _database

@@ -1,0 +1,60 @@
+"""Exceptions whose message is written for the analyst and safe to show in the UI.
+
+Every class carries a plain-language ``message``; none carries a stack trace, a
+connection string or a secret. Pages catch ``DashboardError`` and show ``message``.
+"""
+
+from __future__ import annotations
+
+
+class DashboardError(Exception):
+    """Base class: ``message`` is shown to the user as it is."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(DashboardError):
+    """A setting is missing or invalid (the message names it, never its value)."""
+
+
+class DatabaseUnavailable(DashboardError):
+    """The database cannot be reached or refused the connection."""
+
+
+class Busy(DashboardError):
+    """Every pooled connection stayed in use for longer than we are willing to wait."""
+
+
+class NotFound(DashboardError):
+    """The object does not exist, or belongs to someone else (the two look the same)."""
+
+
+class InvalidInput(DashboardError):
+    """Something the user typed cannot be used (a username, a title, a prompt)."""
+
+
+class UnsafeQuery(DashboardError):
+    """The SQL guard refused a statement."""
+
+
+class QueryTimeout(DashboardError):
+    """A query ran past QUERY_TIMEOUT_MS and was cancelled."""
+
+
+class QueryFailed(DashboardError):
+    """PostgreSQL refused or failed a query; ``detail``/``hint`` come from the server."""
+
+    def __init__(self, message: str, *, hint: str | None = None, sqlstate: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+        self.sqlstate = sqlstate
+
+
+class GenerationFailed(DashboardError):
+    """No generator produced a usable query for the prompt."""
+
+
+class InvalidChartSpec(DashboardError):
+    """Stored or generated widget content is not a valid chart spec."""
