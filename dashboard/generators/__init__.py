@@ -1,0 +1,1 @@
+"""Prompt -> SQL generators behind one interface (see base.py)."""
