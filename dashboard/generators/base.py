@@ -7,12 +7,26 @@ feeds errors back (`feedback`) for at most two retries.
 
 from __future__ import annotations
 
+import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from dashboard.catalog import SchemaContext
     from dashboard.config import Settings
+
+
+# The time.monotonic() by which the current ask must be answered (ASK_DEADLINE_S). The
+# service sets it around each generate() call so that a network generator bounds every
+# wait by it; a context variable keeps it per thread (each Streamlit session has its own).
+ask_deadline: ContextVar[float | None] = ContextVar("ask_deadline", default=None)
+
+
+def seconds_left() -> float | None:
+    """Seconds until the current ask's deadline, or None when no deadline is set."""
+    deadline = ask_deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
 
 
 @dataclass(frozen=True)
