@@ -116,8 +116,12 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float, high:
     except ValueError:
         raise ConfigError(f"{name} must be a {'whole ' if kind is int else ''}number.") from None
     if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low:g} and {high:g}.")
+        raise ConfigError(f"{name} must be between {_plain(low)} and {_plain(high)}.")
     return value
+
+
+def _plain(number: float) -> str:
+    return f"{int(number):,}" if float(number).is_integer() else f"{number:,}"
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:

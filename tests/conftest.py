@@ -81,7 +81,7 @@ class DatabaseFactory:
         return make_conninfo(self.admin_url, dbname=name)
 
     def settings(self, name: str, **overrides: str) -> Settings:
-        env = {"DATABASE_URL": _as_url(self.url(name)), **overrides}
+        env = {"DATABASE_URL": as_url(self.url(name)), **overrides}
         return parse_settings(env)
 
     def open(self, name: str, **overrides: str) -> Database:
@@ -97,7 +97,7 @@ class DatabaseFactory:
                 sql.Identifier(name)))
 
 
-def _as_url(conninfo: str) -> str:
+def as_url(conninfo: str) -> str:
     """Settings take URLs; turn a key=value conninfo into one (socket hosts included)."""
     if conninfo.startswith(("postgresql://", "postgres://")):
         return conninfo
