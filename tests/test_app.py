@@ -50,6 +50,9 @@ def test_testuser_sees_the_seed_chart(app_env: None) -> None:
     figure = json.loads(charts[0].proto.spec)
     assert figure["data"][0]["type"] == "scatter"
     assert figure["data"][0]["mode"] == "lines"
+    # AppTest keeps only the page's elements after st.switch_page; one more run shows
+    # the frame (the browser test checks the sidebar after a real sign-in).
+    at.run()
     assert "testuser" in [t.value for t in at.sidebar.get("text")]
 
 
