@@ -5,9 +5,6 @@ import streamlit as st
 from dashboard import store, ui
 from dashboard.errors import DashboardError
 
-if ui.current_user() is not None:
-    st.switch_page("pages/dashboard.py")
-
 st.title("📊 Promptboard")
 st.write("Ask your PostgreSQL a question, get a chart, keep it on your dashboard.")
 

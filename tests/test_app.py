@@ -50,10 +50,11 @@ def test_testuser_sees_the_seed_chart(app_env: None) -> None:
     figure = json.loads(charts[0].proto.spec)
     assert figure["data"][0]["type"] == "scatter"
     assert figure["data"][0]["mode"] == "lines"
-    # AppTest keeps only the page's elements after st.switch_page; one more run shows
-    # the frame (the browser test checks the sidebar after a real sign-in).
-    at.run()
     assert "testuser" in [t.value for t in at.sidebar.get("text")]
+    at.sidebar.button[0].click().run()  # sign out: back to the form, nothing remembered
+    assert not at.exception
+    assert [t.value for t in at.title] == ["📊 Promptboard"]
+    assert "user" not in at.session_state
 
 
 @pytest.mark.parametrize("username", ["", "bad name", "x" * 65, "<script>"])
