@@ -67,7 +67,15 @@ def normalize_username(raw: str) -> str:
 
 def get_or_create_user(db: Database, username: str) -> User:
     """The user with this name, created on first sign-in (safe under concurrency)."""
-    name = normalize_username(username)
+    return _upsert_user(db, normalize_username(username))
+
+
+def get_or_create_identity(db: Database, identity: str) -> User:
+    """The user for an already-validated OIDC identity (see auth.normalize_identity)."""
+    return _upsert_user(db, identity)
+
+
+def _upsert_user(db: Database, name: str) -> User:
     with db.connection() as conn, conn.cursor(row_factory=class_row(User)) as cur:
         cur.execute(
             "INSERT INTO users (username) VALUES (%s) ON CONFLICT (username) DO NOTHING "
