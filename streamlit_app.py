@@ -20,6 +20,9 @@ if user is None:
 else:
     page = st.navigation([
         st.Page(DASHBOARD, title="Dashboard", icon="📊", url_path=HOME, default=True),
+        st.Page("pages/new_widget.py", title="New widget", icon="➕"),
+        st.Page("pages/data.py", title="Data", icon="🗂️"),
+        st.Page("pages/settings.py", title="Settings", icon="⚙️"),
     ])
     with st.sidebar:
         st.caption("Signed in as")

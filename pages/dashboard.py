@@ -1,17 +1,206 @@
-"""The signed-in user's dashboard: every widget drawn from its stored snapshot."""
+"""The signed-in user's dashboard: a grid of cards drawn from stored snapshots.
+
+Opening the page never re-runs SQL. Each card is a fragment, so acting on one card
+reruns that card alone; changes to the grid (delete, move) rerun the page.
+"""
 
 import streamlit as st
 
-from dashboard import store, ui
+from dashboard import charts, examples, service, ui
+from dashboard.errors import DashboardError, NotFound
+from dashboard.store import Widget
 
-user = ui.current_user()
-assert user is not None  # the entry point shows this page only after sign-in
+user = ui.require_user()
+db = ui.database()
+proposals: dict[int, dict[str, str]] = st.session_state.setdefault("proposals", {})
+
+
+@st.dialog("Edit SQL", width="large")
+def edit_sql_dialog(widget_id: int, sql: str) -> None:
+    st.caption("Your query is checked again (one read-only SELECT over the data tables) "
+               "and run before it is saved; if it fails, nothing changes.")
+    text = st.text_area("SQL", value=sql, height=260, key=f"edit-sql-{widget_id}")
+    if st.button("Check, run and save", type="primary", key=f"save-sql-{widget_id}"):
+        try:
+            service.edit_sql(db, user, widget_id, text)
+        except DashboardError as exc:
+            ui.show_error(exc)
+        else:
+            proposals.pop(widget_id, None)
+            st.rerun()
+
+
+@st.dialog("Delete widget")
+def delete_dialog(widget_id: int, title: str) -> None:
+    st.write("Delete this widget? This cannot be undone.")
+    st.text(title)
+    left, right = st.columns(2)
+    if left.button("Delete", type="primary", key=f"confirm-delete-{widget_id}",
+                   width="stretch"):
+        try:
+            service.delete(db, user, widget_id)
+        except DashboardError as exc:
+            ui.show_error(exc)
+        else:
+            proposals.pop(widget_id, None)
+            st.rerun()
+    if right.button("Cancel", key=f"cancel-delete-{widget_id}", width="stretch"):
+        st.rerun()
+
+
+def _refresh(widget_id: int) -> None:
+    outcome = service.refresh(db, user, widget_id)
+    if outcome.proposal is not None:
+        proposals[widget_id] = {"sql": outcome.proposal.sql,
+                                "explanation": outcome.proposal.explanation,
+                                "error": outcome.error or ""}
+    else:
+        proposals.pop(widget_id, None)
+    if outcome.error:
+        st.session_state[f"error-{widget_id}"] = outcome.error
+    else:
+        st.session_state.pop(f"error-{widget_id}", None)
+
+
+def _proposal(widget_id: int) -> None:
+    offer = proposals.get(widget_id)
+    if not offer:
+        return
+    with st.container(border=True):
+        st.markdown("**A fix is proposed** — the saved query failed:")
+        st.text(offer["error"])
+        st.code(offer["sql"], language="sql")
+        if offer["explanation"]:
+            st.caption(ui.escape_markdown(offer["explanation"]))
+        accept, reject = st.columns(2)
+        if accept.button("Accept fix", key=f"accept-{widget_id}", type="primary",
+                         width="stretch"):
+            try:
+                service.accept_proposal(db, user, widget_id, offer["sql"])
+            except DashboardError as exc:
+                ui.show_error(exc)
+            else:
+                proposals.pop(widget_id, None)
+                st.session_state.pop(f"error-{widget_id}", None)
+                st.rerun(scope="fragment")
+        if reject.button("Keep my query", key=f"reject-{widget_id}", width="stretch"):
+            proposals.pop(widget_id, None)
+            st.rerun(scope="fragment")
+
+
+@st.fragment
+def card(widget_id: int) -> None:
+    try:
+        widget = service.get_widget(db, user, widget_id)
+    except NotFound:
+        st.info("This widget is no longer on your dashboard.")
+        return
+    with st.container(border=True):
+        title = widget.title or widget.prompt
+        st.markdown(f"**{ui.escape_markdown(title)}**")
+        spec = ui.draw_widget(widget)
+        st.caption(ui.escape_markdown(ui.provenance(widget, spec)))
+        if error := st.session_state.get(f"error-{widget_id}"):
+            st.error(ui.escape_markdown(error, max_chars=1000), icon="⚠️")
+        _proposal(widget_id)
+        refresh, sql, more = st.columns(3)
+        if widget.sql_query:
+            if refresh.button("Refresh", key=f"refresh-{widget_id}", icon="🔄",
+                              width="stretch"):
+                try:
+                    _refresh(widget_id)
+                except DashboardError as exc:
+                    st.session_state[f"error-{widget_id}"] = exc.message
+                st.rerun(scope="fragment")
+            with sql.popover("SQL", icon="🧾", width="stretch"):
+                st.code(widget.sql_query, language="sql")
+                if st.button("Edit SQL", key=f"edit-{widget_id}"):
+                    edit_sql_dialog(widget_id, widget.sql_query)
+        else:
+            refresh.caption(service.STATIC_NOTE)
+        with more.popover("More", icon="⚙️", width="stretch"):
+            _more_actions(widget, spec)
+
+
+def _more_actions(widget: Widget, spec: charts.ChartSpec | None) -> None:
+    widget_id = widget.id
+    if spec is not None and widget.sql_query:
+        chart = st.selectbox("Chart type", charts.CHART_TYPES,
+                             index=charts.CHART_TYPES.index(spec.chart),
+                             key=f"chart-type-{widget_id}")
+        if chart != spec.chart:
+            try:
+                service.set_chart(db, user, widget_id, chart)
+            except DashboardError as exc:
+                ui.show_error(exc)
+            else:
+                st.rerun(scope="fragment")
+    title = st.text_input("Title", value=widget.title or widget.prompt, max_chars=200,
+                          key=f"title-{widget_id}")
+    if st.button("Rename", key=f"rename-{widget_id}"):
+        try:
+            service.rename(db, user, widget_id, title)
+        except DashboardError as exc:
+            ui.show_error(exc)
+        else:
+            st.rerun(scope="fragment")
+    try:
+        csv_bytes = service.export_csv(db, user, widget_id)
+    except DashboardError:
+        csv_bytes = None
+    if csv_bytes is not None:
+        st.download_button("Download CSV", csv_bytes, file_name=f"widget-{widget_id}.csv",
+                           mime="text/csv", key=f"csv-{widget_id}", on_click="ignore")
+    up, down = st.columns(2)
+    if up.button("Move earlier", key=f"up-{widget_id}", width="stretch"):
+        service.move(db, user, widget_id, -1)
+        st.rerun()
+    if down.button("Move later", key=f"down-{widget_id}", width="stretch"):
+        service.move(db, user, widget_id, 1)
+        st.rerun()
+    if st.button("Delete…", key=f"delete-{widget_id}", type="secondary"):
+        delete_dialog(widget_id, widget.title or widget.prompt)
+
 
 st.title("Dashboard")
-widgets = store.list_widgets(ui.database(), user)
+widgets = service.list_widgets(db, user)
+
 if not widgets:
-    st.info("Your dashboard is empty.")
-for widget in widgets:
-    with st.container(border=True):
-        st.subheader(widget.title or widget.prompt, anchor=False)
-        ui.draw_widget(widget)
+    st.write("Your dashboard is empty. Ask a question about your data and keep the "
+             "answer here as a widget. Try one of these:")
+    for index, prompt in enumerate(examples.example_prompts(db)):
+        if st.button(prompt, key=f"example-{index}", icon="✨"):
+            with st.spinner("Building your widget…"):
+                try:
+                    service.create(db, user, prompt, generator=service.offline_generator(db))
+                except DashboardError as exc:
+                    ui.show_error(exc)
+                else:
+                    st.rerun()
+    st.page_link("pages/new_widget.py", label="Or write your own question", icon="➕")
+    st.stop()
+
+toolbar = st.columns([2, 1, 1], vertical_alignment="bottom")
+per_row = toolbar[0].segmented_control("Cards per row", [1, 2, 3], key="per_row",
+                                       default=2) or 2
+if toolbar[1].button("Refresh all", icon="🔄", width="stretch"):
+    progress = st.progress(0.0, text="Refreshing…")
+    failures = 0
+    for index, widget in enumerate(widgets, start=1):
+        if widget.sql_query:
+            try:
+                _refresh(widget.id)
+            except DashboardError as exc:
+                st.session_state[f"error-{widget.id}"] = exc.message
+            failures += bool(st.session_state.get(f"error-{widget.id}"))
+        progress.progress(index / len(widgets), text=f"Refreshed {index} of {len(widgets)}")
+    progress.empty()
+    if failures:
+        st.warning(f"{failures} widget(s) failed to refresh; see their cards.")
+toolbar[2].page_link("pages/new_widget.py", label="New widget", icon="➕")
+
+for start in range(0, len(widgets), per_row):
+    columns = st.columns(per_row)
+    for column, widget in zip(columns, widgets[start:start + per_row], strict=False):
+        with column:
+            card(widget.id)
