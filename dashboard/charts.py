@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -53,8 +54,8 @@ from dashboard.errors import InvalidChartSpec
 
 __all__ = [
     "CHART_TYPES", "FIGURE_TYPES", "SPEC_VERSION", "ChartSpec", "NumberCard", "build_figure",
-    "color_for", "format_number", "number_card", "parse_content", "respec",
-    "requested_chart", "spec_from_result", "table_frame", "validate",
+    "color_for", "format_number", "from_dict", "number_card", "parse_content",
+    "requested_chart", "respec", "spec_from_result", "table_frame", "validate",
 ]
 
 SPEC_VERSION = 1
@@ -227,6 +228,10 @@ def _validate_table(spec: ChartSpec) -> None:
             raise _fail(f"The stored data does not match its columns: a row has "
                         f"{len(row)} values for {width} columns.")
         for value in row:
+            # Fast path for the common cells; everything else gets the full check.
+            kind = type(value)
+            if kind is int or value is None or (kind is str and len(value) <= MAX_CELL_CHARS):
+                continue
             _check_cell(value)
 
 
@@ -481,9 +486,10 @@ def spec_from_result(
     return validate(spec)
 
 
-def kinds_of(spec: ChartSpec) -> dict[str, Kind]:
+def kinds_of(spec: ChartSpec, names: Sequence[str] | None = None) -> dict[str, Kind]:
     """Column kinds judged from the snapshot's values (ISO strings read as times)."""
-    return {name: column_kind(name, None, spec.column_values(name)) for name in spec.columns}
+    return {name: column_kind(name, None, spec.column_values(name))
+            for name in (spec.columns if names is None else names)}
 
 
 def respec(spec: ChartSpec, *, chart: str | None = None) -> ChartSpec:
@@ -707,11 +713,24 @@ def downsample(x: Sequence[Any], y: Sequence[Any], limit: int) -> tuple[list[Any
     return [x[i] for i in ordered], [y[i] for i in ordered]
 
 
-def _display_x(values: Sequence[Any], kind: Kind) -> list[Any]:
-    """Axis values for Plotly: numbers and ISO times as they are, text escaped."""
-    if kind == "time" or kind == "number":
-        return list(values)
-    return [_label(v) for v in values]
+def _display_x(values: Sequence[Any], kind: Kind) -> np.ndarray:
+    """Axis values for Plotly: numbers and ISO times as they are, text escaped.
+
+    NumPy arrays, because Plotly validates Python lists element by element (several
+    times slower for a few thousand points); figure JSON is never stored, so its base64
+    arrays do no harm.
+    """
+    if kind == "number" or (kind == "time" and all(is_number(v) for v in values
+                                                    if v is not None)):
+        return _numbers(values)
+    if kind == "time":
+        return np.array(list(values), dtype=object)
+    return np.array([_label(v) for v in values], dtype=object)
+
+
+def _numbers(values: Sequence[Any]) -> np.ndarray:
+    """Numbers as floats, None as NaN (a gap in lines, skipped by bars)."""
+    return np.array([v if is_number(v) else None for v in values], dtype=float)
 
 
 def _hover(x_label: str, x_fmt: str, y_label: str, y_fmt: str, name: str | None,
@@ -723,7 +742,20 @@ def _hover(x_label: str, x_fmt: str, y_label: str, y_fmt: str, name: str | None,
             f"{_template_text(y_label)}: %{{{ya}{y_fmt}}}<extra>{extra}</extra>")
 
 
-def _draw_xy(fig: go.Figure, spec: ChartSpec, kinds: dict[str, Kind], notes: list[str]) -> None:
+@dataclass
+class _Draft:
+    """A figure as plain dicts, turned into a `go.Figure` once at the end: Plotly
+    validates a dict in one pass, while `update_layout`/`add_trace` calls each walk its
+    property machinery (several ms per figure)."""
+
+    traces: list[dict[str, Any]] = field(default_factory=list)
+    layout: dict[str, Any] = field(default_factory=dict)
+
+    def axis(self, name: str, title: str, **props: Any) -> None:
+        self.layout.setdefault(name, {}).update(title={"text": _text(title)}, **props)
+
+
+def _draw_xy(fig: _Draft, spec: ChartSpec, kinds: dict[str, Kind], notes: list[str]) -> None:
     assert spec.x is not None
     kind = kinds[spec.x]
     all_series = _series(spec, notes)
@@ -741,30 +773,30 @@ def _draw_xy(fig: go.Figure, spec: ChartSpec, kinds: dict[str, Kind], notes: lis
         name = _label(s.name) if s.name is not None else None
         color = colors.get(str(s.name)) if s.name is not None else color_for(spec.y[0])
         value_label = humanize(spec.y[0]) if spec.color or len(spec.y) == 1 else str(s.name)
-        hover = _hover(x_label, _x_format(kind, s.x), value_label, _number_format(s.y),
-                       s.name)
-        common = {"x": _display_x(s.x, kind), "y": s.y, "name": name,
-                  "hovertemplate": hover, "showlegend": name is not None}
+        trace: dict[str, Any] = {
+            "type": "scatter", "x": _display_x(s.x, kind), "y": _numbers(s.y), "name": name,
+            "showlegend": name is not None,
+            "hovertemplate": _hover(x_label, _x_format(kind, s.x), value_label,
+                                    _number_format(s.y), s.name)}
         if spec.chart == "scatter":
-            fig.add_trace(go.Scatter(mode="markers", marker={"color": color, "size": 7,
-                                                               "opacity": 0.8}, **common))
+            trace.update(mode="markers", marker={"color": color, "size": 7, "opacity": 0.8})
         elif spec.chart == "area":
-            fig.add_trace(go.Scatter(mode="lines", line={"color": color, "width": 1.5},
-                                     stackgroup="one" if len(all_series) > 1 else None,
-                                     fill=None if len(all_series) > 1 else "tozeroy",
-                                     **common))
+            trace.update(mode="lines", line={"color": color, "width": 1.5})
+            if len(all_series) > 1:
+                trace["stackgroup"] = "one"
+            else:
+                trace["fill"] = "tozeroy"
         else:
-            fig.add_trace(go.Scatter(mode="lines+markers" if len(s.x) <= 40 else "lines",
-                                     line={"color": color, "width": 2},
-                                     marker={"size": 5}, **common))
+            trace.update(mode="lines", line={"color": color, "width": 2})
+        fig.traces.append(trace)
     if thinned:
         notes.append(f"Lines thinned to about {MAX_LINE_POINTS:,} of {thinned:,} points "
                      "(peaks kept)" if spec.chart != "scatter"
                      else f"Showing {MAX_SCATTER_POINTS:,} of {thinned:,} points")
-    fig.update_xaxes(title_text=_text(x_label), **_axis_type(kind, spec.column_values(spec.x)))
-    fig.update_yaxes(title_text=_text(y_label))
-    if spec.chart in ("line", "area") and kind == "time":
-        fig.update_layout(hovermode="x unified" if len(all_series) > 1 else "closest")
+    fig.axis("xaxis", x_label, **_axis_type(kind, spec.column_values(spec.x)))
+    fig.axis("yaxis", y_label)
+    if spec.chart in ("line", "area") and kind == "time" and len(all_series) > 1:
+        fig.layout["hovermode"] = "x unified"
 
 
 def _axis_type(kind: Kind, values: Sequence[Any]) -> dict[str, Any]:
@@ -777,7 +809,7 @@ def _axis_type(kind: Kind, values: Sequence[Any]) -> dict[str, Any]:
     return {}
 
 
-def _draw_bar(fig: go.Figure, spec: ChartSpec, kinds: dict[str, Kind], notes: list[str]) -> None:
+def _draw_bar(fig: _Draft, spec: ChartSpec, kinds: dict[str, Kind], notes: list[str]) -> None:
     assert spec.x is not None
     kind = kinds[spec.x]
     all_series = _series(spec, notes)
@@ -805,34 +837,29 @@ def _draw_bar(fig: go.Figure, spec: ChartSpec, kinds: dict[str, Kind], notes: li
             s = _Series(s.name, [p[0] for p in pairs], [p[1] for p in pairs])
         name = _label(s.name) if s.name is not None else None
         color = colors.get(str(s.name)) if s.name is not None else color_for(spec.y[0])
-        cats = _display_x(s.x, kind)
+        cats, values = _display_x(s.x, kind), _numbers(s.y)
         value_label = humanize(spec.y[0]) if spec.color or len(spec.y) == 1 else str(s.name)
-        hover = _hover(x_label, _x_format(kind, s.x), value_label, _number_format(s.y),
-                       s.name, horizontal=horizontal)
-        fig.add_trace(go.Bar(
-            x=s.y if horizontal else cats, y=cats if horizontal else s.y,
-            orientation="h" if horizontal else "v", name=name, marker={"color": color},
-            hovertemplate=hover, showlegend=name is not None))
-    value_axis = {"title_text": _text(humanize(spec.y[0]) if len(spec.y) == 1 else "Value")}
-    cat_axis: dict[str, Any] = {"title_text": _text(x_label),
-                                **_axis_type(kind, spec.column_values(spec.x))}
+        fig.traces.append({
+            "type": "bar", "x": values if horizontal else cats,
+            "y": cats if horizontal else values, "orientation": "h" if horizontal else "v",
+            "name": name, "marker": {"color": color}, "showlegend": name is not None,
+            "hovertemplate": _hover(x_label, _x_format(kind, s.x), value_label,
+                                    _number_format(s.y), s.name, horizontal=horizontal)})
+    cat_axis: dict[str, Any] = _axis_type(kind, spec.column_values(spec.x))
     if categorical:
         # Largest first: at the left for columns, at the top for horizontal bars.
         cat_axis["categoryorder"] = "total ascending" if horizontal else "total descending"
-    if horizontal:
-        fig.update_yaxes(**cat_axis)
-        fig.update_xaxes(**value_axis)
-        bars = len(keep) if keep is not None else len(labels)
-        if bars > 12:
-            fig.update_layout(height=min(1600, 120 + 24 * bars))
-    else:
-        fig.update_xaxes(**cat_axis)
-        fig.update_yaxes(**value_axis)
+    value_title = humanize(spec.y[0]) if len(spec.y) == 1 else "Value"
+    fig.axis("yaxis" if horizontal else "xaxis", x_label, **cat_axis)
+    fig.axis("xaxis" if horizontal else "yaxis", value_title)
+    bars = len(keep) if keep is not None else len(labels)
+    if horizontal and bars > 12:
+        fig.layout["height"] = min(1600, 120 + 24 * bars)
     if len(all_series) > 1:
-        fig.update_layout(barmode="group" if len(all_series) <= 4 else "stack")
+        fig.layout["barmode"] = "group" if len(all_series) <= 4 else "stack"
 
 
-def _draw_pie(fig: go.Figure, spec: ChartSpec, kinds: dict[str, Kind], notes: list[str]) -> None:
+def _draw_pie(fig: _Draft, spec: ChartSpec, kinds: dict[str, Kind], notes: list[str]) -> None:
     assert spec.x is not None
     totals: dict[Any, float] = {}
     dropped = 0
@@ -849,20 +876,21 @@ def _draw_pie(fig: go.Figure, spec: ChartSpec, kinds: dict[str, Kind], notes: li
         rest = ordered[PIE_SLICES - 1:]
         ordered = [*ordered[: PIE_SLICES - 1], ("Other", sum(v for _, v in rest))]
         notes.append(f"{len(rest):,} smallest parts summed into Other")
-    labels = [_label(k) for k, _ in ordered]
     colors = assign_colors([str(k) for k, _ in ordered])
-    fig.add_trace(go.Pie(
-        labels=labels, values=[v for _, v in ordered], sort=False, direction="clockwise",
-        marker={"colors": [colors[str(k)] for k, _ in ordered],
-                "line": {"color": "rgba(128,128,128,0.3)", "width": 1}},
-        textinfo="percent", hole=0.0, name=_text(humanize(spec.y[0])),
-        hovertemplate=(f"%{{label}}<br>{_template_text(humanize(spec.y[0]))}: "
-                       f"%{{value{_number_format([v for _, v in ordered])}}} "
-                       "(%{percent})<extra></extra>")))
-    fig.update_layout(legend={"title": {"text": _text(humanize(spec.x))}})
+    value_label = _template_text(humanize(spec.y[0]))
+    fig.traces.append({
+        "type": "pie", "labels": np.array([_label(k) for k, _ in ordered], dtype=object),
+        "values": _numbers([v for _, v in ordered]), "sort": False,
+        "direction": "clockwise", "textinfo": "percent", "name": _text(humanize(spec.y[0])),
+        "marker": {"colors": [colors[str(k)] for k, _ in ordered],
+                   "line": {"color": "rgba(128,128,128,0.3)", "width": 1}},
+        "hovertemplate": (f"%{{label}}<br>{value_label}: "
+                          f"%{{value{_number_format([v for _, v in ordered])}}} "
+                          "(%{percent})<extra></extra>")})
+    fig.layout["legend"] = {"title": {"text": _text(humanize(spec.x))}}
 
 
-def _draw_histogram(fig: go.Figure, spec: ChartSpec, kinds: dict[str, Kind],
+def _draw_histogram(fig: _Draft, spec: ChartSpec, kinds: dict[str, Kind],
                     notes: list[str]) -> None:
     targets = spec.y or [spec.x]
     groups: list[tuple[str | None, list[Any]]] = []
@@ -874,30 +902,30 @@ def _draw_histogram(fig: go.Figure, spec: ChartSpec, kinds: dict[str, Kind],
         keys = sorted(by, key=lambda k: -len(by[k]))
         if len(keys) > MAX_SERIES:
             notes.append(f"Showing the {MAX_SERIES} largest of {len(keys):,} groups")
-        groups = [(str(k) if k is not None else None, by[k]) for k in keys[:MAX_SERIES]]
+        groups = [("(blank)" if k is None else str(k), by[k]) for k in keys[:MAX_SERIES]]
     else:
         groups = [(name if len(targets) > 1 else None, spec.column_values(name))
                   for name in targets if name is not None]
     colors = assign_colors([g for g, _ in groups if g is not None])
     binned = targets[0] if len(targets) == 1 else None
     kind = kinds.get(binned, "number") if binned else "number"
+    binned_label = _template_text(humanize(binned or "value"))
     for name, values in groups:
         label = _label(name) if name is not None else None
-        present = [v for v in values if v is not None]
-        fig.add_trace(go.Histogram(
-            x=_display_x(present, kind), name=label, showlegend=label is not None,
-            marker={"color": colors.get(str(name)) if name is not None
-                    else color_for(binned or "")},
-            opacity=0.75 if len(groups) > 1 else 1.0,
-            hovertemplate=(f"{_template_text(humanize(binned or 'value'))}: %{{x}}<br>"
-                           f"Count: %{{y:,}}<extra>{_template_text(name or '')}</extra>")))
-    fig.update_xaxes(title_text=_text(humanize(binned) if binned else "Value"))
-    fig.update_yaxes(title_text="Count")
+        fig.traces.append({
+            "type": "histogram", "x": _display_x([v for v in values if v is not None], kind),
+            "name": label, "showlegend": label is not None,
+            "marker": {"color": colors[name] if name is not None else color_for(binned or "")},
+            "opacity": 0.75 if len(groups) > 1 else 1.0,
+            "hovertemplate": (f"{binned_label}: %{{x}}<br>Count: %{{y:,}}"
+                              f"<extra>{_template_text(name or '')}</extra>")})
+    fig.axis("xaxis", humanize(binned) if binned else "Value")
+    fig.axis("yaxis", "Count")
     if len(groups) > 1:
-        fig.update_layout(barmode="overlay")
+        fig.layout["barmode"] = "overlay"
 
 
-_DRAWERS: dict[str, Callable[[go.Figure, ChartSpec, dict[str, Kind], list[str]], None]] = {
+_DRAWERS: dict[str, Callable[[_Draft, ChartSpec, dict[str, Kind], list[str]], None]] = {
     "line": _draw_xy, "area": _draw_xy, "scatter": _draw_xy, "bar": _draw_bar,
     "pie": _draw_pie, "histogram": _draw_histogram,
 }
@@ -918,20 +946,22 @@ def build_figure(spec: ChartSpec) -> go.Figure:
         of = (f"{spec.row_count:,}" if spec.row_count and spec.row_count > len(spec.data)
               else "more")
         notes.append(f"Showing the first {len(spec.data):,} of {of} rows")
-    fig = go.Figure(layout={"template": TEMPLATE})
-    _DRAWERS[spec.chart](fig, spec, kinds_of(spec), notes)
+    draft = _Draft()
+    encoded = list(dict.fromkeys(n for n in (spec.x, spec.color, *spec.y) if n is not None))
+    _DRAWERS[spec.chart](draft, spec, kinds_of(spec, encoded), notes)
+    layout = draft.layout
+    layout["template"] = TEMPLATE
     top = 56 if spec.title else 28
-    layout: dict[str, Any] = {"margin": {"l": 8, "r": 8, "t": top + (16 if notes else 0),
-                                         "b": 8}}
+    layout["margin"] = {"l": 8, "r": 8, "t": top + (16 if notes else 0), "b": 8}
     if spec.title:
         layout["title"] = {"text": _text(spec.title), "x": 0.0, "xanchor": "left",
-                           "font": {"size": 16}}
+                           "pad": {"l": 8}, "font": {"size": 16}}
     if spec.color:
         layout["legend"] = {"title": {"text": _text(humanize(spec.color))}}
-    fig.update_layout(**layout)
     if notes:
-        fig.add_annotation(
-            text=_text("; ".join(notes) + "."), xref="paper", yref="paper", x=1.0, y=1.0,
-            xanchor="right", yanchor="bottom", yshift=4, showarrow=False, align="right",
-            font={"size": 11, "color": "rgba(128,128,128,1)"})
-    return fig
+        layout["annotations"] = [{
+            "text": _text("; ".join(notes) + "."), "xref": "paper", "yref": "paper",
+            "x": 1.0, "y": 1.0, "xanchor": "right", "yanchor": "bottom", "yshift": 4,
+            "showarrow": False, "align": "right",
+            "font": {"size": 11, "color": "rgba(128,128,128,1)"}}]
+    return go.Figure({"data": draft.traces, "layout": layout})
