@@ -439,7 +439,8 @@ class _Builder:
             if m.inner == "sum":
                 inner = Measure("sum", col=m.col)
             numerator, alias = self._aggregate(inner, frm)
-            if m.inner == "count":
+            if m.inner in {"count", "sum"}:
+                # Integer totals would divide as integers in PostgreSQL.
                 numerator = exp.Mul(this=exp.Literal.number("1.0"), expression=numerator)
             keys = [frm.col(ColRef(m.per, c.name)) for c in self.lex.tables[m.per].primary_key]
             if len(keys) != 1:
@@ -447,7 +448,7 @@ class _Builder:
             per = textlib.singular(m.per.split(".")[-1])
             denominator = exp.Nullif(this=exp.Count(this=exp.Distinct(expressions=keys)),
                                      expression=exp.Literal.number(0))
-            return exp.Div(this=numerator, expression=denominator), f"{alias}_per_{per}"
+            return _div(this=numerator, expression=denominator), f"{alias}_per_{per}"
         assert m.col is not None
         if frm.fans_out and m.col.table == frm.root:
             raise GenerationFailed(
@@ -531,7 +532,7 @@ class _Builder:
                 where.append(_condition(frm.col(c.col), c))
             total = exp.Sum(this=exp.Coalesce(this=exp.column("value", "t"),
                                               expressions=[exp.Literal.number(0)]))
-            ratio = exp.Div(this=total, expression=exp.Nullif(
+            ratio = _div(this=total, expression=exp.Nullif(
                 this=exp.Count(this=exp.Star()), expression=exp.Literal.number(0)))
             select.append(exp.alias_(ratio, value))
             query = exp.select(*select)
@@ -645,8 +646,13 @@ class _Builder:
                               exp.Ordered(this=exp.column("rank", "r")))
 
 
+def _div(this: exp.Expression, expression: exp.Expression) -> exp.Div:
+    # typed: PostgreSQL's own division (numeric stays numeric; no cast to double).
+    return exp.Div(this=this, expression=expression, typed=True)
+
+
 def _percent(numerator: exp.Expression, denominator: exp.Expression) -> exp.Expression:
-    return exp.Div(this=exp.Mul(this=exp.Literal.number("100.0"), expression=numerator),
+    return _div(this=exp.Mul(this=exp.Literal.number("100.0"), expression=numerator),
                    expression=exp.Nullif(this=denominator, expression=exp.Literal.number(0)))
 
 

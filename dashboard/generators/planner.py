@@ -312,8 +312,8 @@ def parse(question: str, lex: Lexicon, *, partial: bool = False) -> Plan:
     `partial` reads a follow-up ("only Europe"): parts may be missing.
     """
     text = question.lower().replace("’", "'").replace("‘", "'")
-    text = re.sub(r"(\w)-(\w)", r"\1 \2", text)  # best-selling, non-cancelled, year-over-year
-    text = re.sub(r"(\w)-(\w)", r"\1 \2", text)
+    # best-selling, non-cancelled, year-over-year (dates such as 2024-03-01 stay whole)
+    text = re.sub(r"([a-z])-(?=[a-z])", r"\1 ", text)
     tokens = tokenize(text)
     mentions = find_mentions(tokens, lex)
     plan = Plan(question=question)
@@ -335,6 +335,10 @@ def parse(question: str, lex: Lexicon, *, partial: bool = False) -> Plan:
     if re.search(r"\bgrowth\b|\bgrew\b|\bgrow\b|\bchange\b", text) and (
             plan.grain or plan.growth):
         plan.growth = True
+    years = {p.label for p in plan.periods if re.fullmatch(r"\d{4}", p.label)}
+    if len(years) > 1 and not plan.grain and re.search(
+            r"\b(compare|compared|comparing|comparison|vs|versus|against|each)\b", text):
+        plan.grain = "year"  # "compare 2024 and 2025": one row per year
     _assign_roles(plan, tokens, mentions, lex, text, partial)
     return plan
 
@@ -396,6 +400,18 @@ def _assign_roles(plan: Plan, tokens: list[Token], mentions: list[Mention], lex:
                 previous_role == "dim" and metric is None:
             cue = "dim"  # "by channel and status"
 
+        if entity is not None and column is None and metric is None and after is not None \
+                and after.word in {"count", "counts"}:
+            plan.measures.append(Measure("count", table=entity.table, words=words))
+            boundary = m.last + 1
+            continue  # "by order count"
+        if cue == "dim" and metric is None and column is not None and entity is None and \
+                (plan.top is not None or superlative is not None or plan.dims or which_dims):
+            col = _pick_column(m.targets, plan, lex, numeric=True)
+            if col is not None and lex.column(col).is_numeric and not \
+                    lex.column(col).primary_key:
+                plan.measures.append(Measure("sum", col=col, words=words))  # top 5 by quantity
+                continue
         if cue == "dim" and metric is None:
             last_dim_word = next((w for w in reversed(before) if w in _DIM_CUES), None)
             if last_dim_word == "per" and plan.measures and plan.measures[-1].kind in {
@@ -407,7 +423,10 @@ def _assign_roles(plan: Plan, tokens: list[Token], mentions: list[Mention], lex:
             if dim is not None:
                 plan.dims.append(dim)
             continue
-        if marker_before is not None and marker_before.marker == "top" and not before:
+        after_marker = [] if marker_before is None else [
+            t.word for t in tokens[tokens.index(marker_before) + 1:m.first]
+            if not t.marker and t.word not in {"the", "a", "an"}]
+        if marker_before is not None and marker_before.marker == "top" and not after_marker:
             dim = _dim_for(m, plan, lex, words)
             if dim is not None and metric is None:
                 plan.dims.append(dim)
@@ -420,7 +439,11 @@ def _assign_roles(plan: Plan, tokens: list[Token], mentions: list[Mention], lex:
         if superlative is not None and before and before[-1] in (
                 _SUPER_DESC | _SUPER_ASC | {"expensive", "popular"}) and entity is not None \
                 and metric is None and cue is None:
-            super_dims.append(Dim("entity", entity.table, None, words))
+            if which_dims or plan.dims:
+                # "which country has the most customers": count them.
+                plan.measures.append(Measure("count", table=entity.table, words=words))
+            else:
+                super_dims.append(Dim("entity", entity.table, None, words))
             continue
         if cue in {"count", "distinct", "sum", "avg", "max", "min", "median"}:
             measure = _measure_for(cue, m, plan, lex, before, words)
@@ -577,6 +600,9 @@ def _measure_for(cue: str, m: Mention, plan: Plan, lex: Lexicon, before: list[st
                            words=words)
         col = _pick_column(columns, plan, lex)
         if col is not None:
+            c = lex.column(col)
+            if not distinct and c.is_numeric and not c.primary_key:
+                return Measure("sum", col=col, words=words)  # "number of units"
             # "number of countries": distinct values of a descriptive column.
             return Measure("count_distinct", col=col, words=words)
         return None
@@ -644,6 +670,9 @@ def _finish_measures(plan: Plan, lex: Lexicon, bare_numeric: list[ColRef], share
                 if re.search(r"\baverage\b|\bmean\b|\bavg\b", text):
                     kind = "avg"
                 plan.measures.append(Measure(kind, col=price, words="price"))
+        if not plan.measures and share and plan.filters:
+            # "cancellation rate": the share of rows of the table holding the value.
+            plan.measures.append(Measure("count", table=plan.filters[0].col.table))
         if not plan.measures and bare_numeric:
             plan.measures.append(Measure("sum", col=bare_numeric[0]))
         if not plan.measures and plan.hints:
