@@ -71,6 +71,12 @@ def cmd_stop_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from dashboard.evaluation import run_cli
+
+    return run_cli(_database(), args.file, show_sql=args.show_sql, as_json=args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -84,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("load-demo", cmd_load_demo, "Load the demo data set (idempotent).").add_argument(
         "--force", action="store_true", help="reload even when already loaded")
     add("stop-db", cmd_stop_db, "Stop the embedded PostgreSQL (if it runs).")
+    evaluate = add("eval", cmd_eval, "Score the generator on questions with gold SQL "
+                   "(execution accuracy).")
+    evaluate.add_argument("file", help="JSON lines: id, question, gold_sql, order_matters")
+    evaluate.add_argument("--show-sql", action="store_true", help="print SQL of misses")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 

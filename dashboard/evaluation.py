@@ -323,3 +323,39 @@ def format_summary(summary: Summary, generator_name: str) -> str:
             f"the {generator_name} generator; {summary.count('mismatch')} wrong, "
             f"{summary.count('declined')} declined, {summary.count('error')} errors; "
             f"{extra} correct answers carried extra columns.")
+
+
+def run_cli(db: Any, path: str, *, show_sql: bool = False, as_json: bool = False) -> int:
+    """`python -m dashboard eval FILE.jsonl`: score the configured generator, print a table."""
+    from dashboard.catalog import get_catalog
+    from dashboard.generators.base import get_generator
+
+    cases = load_cases(path)
+    generator = get_generator(db.settings)
+    catalog = get_catalog(db)
+    name = generator.name + (f" ({generator.model})" if generator.model else "")
+
+    def show(result: CaseResult) -> None:
+        if as_json:
+            return
+        print(format_row(result), flush=True)
+        if show_sql and result.sql and not result.ok:
+            print(f"{'':<14} sql: {result.sql}")
+
+    if not as_json:
+        print(f"Evaluating {len(cases)} questions from {Path(path).name} with the {name} "
+              "generator (execution accuracy).\n")
+        print(f"{'id':<14} {'result':<9} {'ms':>7} {'question':<60} note")
+    summary = evaluate(cases, db=db, generator=generator, catalog=catalog, on_result=show)
+    if as_json:
+        print(json.dumps({
+            "generator": generator.name, "model": generator.model,
+            "total": summary.total, "correct": summary.correct,
+            "accuracy": round(summary.accuracy, 4),
+            "results": [{"id": r.case.id, "status": r.status, "reason": r.reason,
+                         "extra_columns": r.extra_columns, "sql": r.sql,
+                         "elapsed_ms": round(r.elapsed_ms, 1)} for r in summary.results],
+        }, indent=2))
+    else:
+        print("\n" + format_summary(summary, name))
+    return 0
