@@ -89,7 +89,8 @@ _REQUEST_PATTERNS: list[tuple[str, list[str]]] = [
         r"\b(?:a|one)\s+single\s+(?:number|value)\b",
         r"\bas\s+(?:a\s+|one\s+)?(?:single\s+)?(?:number|kpi|metric)(?!\s+of\b)\b",
         r"\b(?:number|kpi|metric|big[\s-]+number|scorecard)[\s-]*(?:card|tile|widget)s?\b",
-        r"\bkpi\b", r"\bscorecard\b", r"\bbig[\s-]+number\b",
+        r"\bkpis?\b(?!\s+(?:trends?|over|by|per|for\s+each)\b)", r"\bscorecard\b",
+        r"\bbig[\s-]+number\b",
     ]),
     ("histogram", [r"\bhistograms?\b"]),
     ("scatter", [r"\bscatter(?:[\s-]*plots?|[\s-]*charts?|[\s-]*graphs?)?\b(?!ed)"]),
@@ -165,6 +166,8 @@ _TIME_PART_NAMES = re.compile(
 _ID_NAMES = re.compile(r"^(?:id|.*_id|.*_key|.*_code|.*_no|.*_number|zip|zipcode|postcode)$")
 _SHARE_NAMES = re.compile(r"(?:share|pct|percent|percentage|proportion|ratio_of_total|"
                           r"fraction|portion)", re.IGNORECASE)
+_NON_ADDITIVE = re.compile(r"(?:pct|percent|percentage|share|rate|ratio|avg|average|mean|"
+                           r"median|min|max|fraction|proportion)", re.IGNORECASE)
 _SHARE_PROMPT = re.compile(r"\b(?:share|shares|percent|percentage|proportion|split|"
                            r"breakdown|composition|makeup|make-up|part of|mix)\b|%",
                            re.IGNORECASE)
@@ -284,7 +287,8 @@ def _infer(shape: _Shape) -> Encoding:
     measures, times, cats = shape.measures, shape.of("time"), shape.categories
     n = len(shape.rows)
     # One value (optionally labelled by one dimension): a number card.
-    if n == 1 and len(measures) == 1 and len(times) + len(cats) <= 1:
+    dims = len(times) + len(cats)
+    if len(measures) == 1 and ((n == 1 and dims <= 1) or (n == 0 and dims == 0)):
         label = (times + cats)[0] if times + cats else None
         return Encoding("number", x=label, y=(measures[0],))
     # Time + numbers: one line per measure, or one line per category.
@@ -329,13 +333,24 @@ def _bar(shape: _Shape, x: str, measures: Sequence[str], color: str | None = Non
 
 
 def _looks_like_share(shape: _Shape, cat: str, measure: str) -> bool:
-    """A share of a whole: few non-negative parts, and the name or the prompt says so."""
-    values = [v for v in shape.values(measure) if v is not None]
+    """A share of a whole: few distinct non-negative parts that add up to the whole, and
+    the column name or the prompt talks about shares.
+
+    Percentages must sum to about 100 (or fractions to 1): "cancellation rate by
+    channel" is a percentage per part, not parts of a whole. Averages and rates never
+    add up, so they are never pies; plain amounts (revenue, counts) always do.
+    """
+    values = [float(v) for v in shape.values(measure) if v is not None]
     if not 2 <= len(shape.rows) <= PIE_INFER_MAX or shape.distinct(cat) != len(shape.rows):
         return False
-    if not values or any(float(v) < 0 for v in values):
+    if not values or any(v < 0 for v in values):
         return False
-    return bool(_SHARE_NAMES.search(measure) or _SHARE_PROMPT.search(shape.prompt))
+    if not (_SHARE_NAMES.search(measure) or _SHARE_PROMPT.search(shape.prompt)):
+        return False
+    total = sum(values)
+    if abs(total - 100) <= 1.5 or abs(total - 1) <= 0.015:
+        return True
+    return not _NON_ADDITIVE.search(measure)
 
 
 def _explicit(shape: _Shape, chart: str) -> Encoding | str:
@@ -348,7 +363,7 @@ def _explicit(shape: _Shape, chart: str) -> Encoding | str:
     if chart == "number":
         if not measures:
             return "the result has no numeric column"
-        if n != 1:
+        if n > 1:
             return f"a number card shows one value and the result has {n:,} rows"
         return Encoding("number", x=dims[0] if len(dims) == 1 else None, y=(measures[0],))
     if chart == "histogram":

@@ -654,7 +654,12 @@ class _Series:
 
 
 def _number_format(values: Sequence[Any]) -> str:
-    return ":,.2~f" if any(isinstance(v, float) for v in values) else ":,"
+    """A d3 format for hover values: integers with separators, small fractions with
+    three significant digits (0.00123 must not read as 0), others with two decimals."""
+    if not any(isinstance(v, float) for v in values):
+        return ":,"
+    peak = max((abs(v) for v in values if is_number(v)), default=0.0)
+    return ":.3~g" if 0 < peak < 1 else ":,.2~f"
 
 
 def _x_format(kind: Kind, values: Sequence[Any]) -> str:
@@ -946,6 +951,8 @@ def build_figure(spec: ChartSpec) -> go.Figure:
         of = (f"{spec.row_count:,}" if spec.row_count and spec.row_count > len(spec.data)
               else "more")
         notes.append(f"Showing the first {len(spec.data):,} of {of} rows")
+    if not spec.data:
+        notes.append("The query returned no rows")
     draft = _Draft()
     encoded = list(dict.fromkeys(n for n in (spec.x, spec.color, *spec.y) if n is not None))
     _DRAWERS[spec.chart](draft, spec, kinds_of(spec, encoded), notes)

@@ -69,6 +69,8 @@ PROMPTS = {
     "total revenue, just the number": "number",
     "only the number please": "number",
     "revenue in 2024 as a KPI card": "number",
+    "the revenue KPI": "number",
+    "KPI trend per month": None,
     "a bar chart, not a pie chart": "bar",
     "not a pie chart but a bar chart": "bar",
     "instead of a line chart show a table": "table",
@@ -323,3 +325,25 @@ def test_duplicate_result_columns_get_distinct_names() -> None:
 def test_title_is_kept_and_capped() -> None:
     spec = charts.spec_from_result(result([("v", "int4")], [(1,)]), title="T" * 1000)
     assert spec.title == "T" * charts.MAX_TITLE_CHARS
+
+
+def test_rates_and_percentages_that_do_not_add_up_are_not_pies() -> None:
+    cols = [("channel", "text"), ("cancelled_pct", "numeric")]
+    rates = charts.spec_from_result(result(cols, [("web", 5.0), ("mobile", 6.0),
+                                                  ("store", 4.0)]),
+                                    prompt="percentage of orders cancelled by channel")
+    shares = charts.spec_from_result(result(cols, [("web", 50.0), ("mobile", 30.0),
+                                                   ("store", 20.0)]))
+    averages = charts.spec_from_result(result([("channel", "text"), ("avg_value", "numeric")],
+                                              [("web", 50.0), ("mobile", 30.0)]),
+                                       prompt="share of average order value by channel")
+    assert (rates.chart, shares.chart, averages.chart) == ("bar", "pie", "bar")
+
+
+def test_empty_results_keep_a_drawable_chart() -> None:
+    line = charts.spec_from_result(result([("month", "date"), ("revenue", "numeric")], []))
+    assert (line.chart, line.row_count, line.data) == ("line", 0, [])
+    figure = charts.build_figure(line)
+    assert "no rows" in figure.layout.annotations[0].text
+    number = charts.spec_from_result(result([("revenue", "numeric")], []), chart="number")
+    assert number.chart == "number" and charts.number_card(number).text == "—"
