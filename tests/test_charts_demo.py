@@ -42,7 +42,7 @@ def run(db: Database, sql: str) -> Any:
     reader's connection, which is how the executor runs queries too.
     """
     try:
-        from dashboard.executor import execute
+        from dashboard.executor import run as execute
     except ImportError:
         execute = None
     if execute is not None:
