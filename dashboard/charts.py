@@ -509,7 +509,7 @@ def humanize(name: str) -> str:
     words = str(name).replace("_", " ").split()
     words = ["%" if w.lower() in {"pct", "percent"} else w for w in words]
     text = " ".join(words) or str(name)
-    return text[:1].upper() + text[1:] if text.islower() or text[:1].islower() else text
+    return text[:1].upper() + text[1:]  # only the first letter: "MRR by month" stays
 
 
 def format_number(value: Any, *, compact: bool = False) -> str:
