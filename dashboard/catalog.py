@@ -231,8 +231,9 @@ def _probe(conn: psycopg.Connection, names: dict[int, tuple[str, str]],
             if column.is_time:
                 query = sql.SQL("SELECT min({c})::text, max({c})::text FROM {t}").format(
                     c=ident, t=source)
-            elif column.is_text and (schema, table, column.name) not in by_stats \
-                    and not column.primary_key:
+            elif column.is_text and not column.samples and not column.primary_key and (
+                    column.distinct_estimate is None or column.distinct_estimate <= MAX_SAMPLES):
+                # No statistics yet, or all values distinct (then ANALYZE keeps no list).
                 query = sql.SQL(
                     "SELECT DISTINCT {c}::text FROM (SELECT {c} FROM {t} LIMIT {n}) s "
                     "WHERE {c} IS NOT NULL LIMIT {m}").format(

@@ -51,6 +51,7 @@ _SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("manager", "boss", "supervisor"),
     ("channel", "platform"),
     ("status", "state"),
+    ("length", "duration", "millisecond", "runtime", "long"),
 )
 
 _IRREGULAR = {

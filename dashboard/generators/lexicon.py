@@ -58,6 +58,9 @@ class Metric:
     numerator: str | None = None
     per_table: str | None = None
     source: str = ""
+    # Guessed metrics (no definition in comments) may have several candidate sources;
+    # the builder takes the first that reaches the question's tables without fan-out.
+    alternatives: list[Metric] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -205,7 +208,57 @@ def build_lexicon(tables: Sequence[Table]) -> Lexicon:
                         Target("value", t.qualified_name, c.name, value))
     for t in tables:
         _read_metrics(lex, t)
+    if "revenue" not in lex.metrics:
+        _guess_revenue(lex)
     return lex
+
+
+_QUANTITY_NAMES = ("quantity", "qty", "units", "quantity_sold", "units_sold", "quantity_ordered")
+_PRICE_NAMES = ("unit_price", "price", "sale_price", "selling_price", "price_each", "unitprice",
+                "list_price")
+_AMOUNT_NAMES = ("revenue", "sales", "total", "amount", "total_amount", "grand_total",
+                 "total_price", "line_total", "sales_amount", "amount_paid", "payment_amount",
+                 "net_amount", "subtotal", "totaldue", "total_due")
+
+
+def _named(table: Table, names: tuple[str, ...]) -> Column | None:
+    lowered = {c.name.lower(): c for c in table.columns if c.is_numeric}
+    return next((lowered[n] for n in names if n in lowered), None)
+
+
+def _guess_revenue(lex: Lexicon) -> None:
+    """No definition in comments: revenue is a money total, or quantity x price lines."""
+    candidates: list[Metric] = []
+    for q, t in lex.tables.items():
+        amount = _named(t, _AMOUNT_NAMES)
+        if amount is not None:
+            expr = exp.Sum(this=exp.Column(this=exp.to_identifier(amount.name),
+                                           table=exp.to_identifier(q)))
+            candidates.append(Metric("revenue", expr, frozenset({q}),
+                                     source=f"column {t.name}.{amount.name} (a guess: no "
+                                            "definition in the schema's comments)"))
+    for q, t in lex.tables.items():
+        qty, price = _named(t, _QUANTITY_NAMES), _named(t, _PRICE_NAMES)
+        if qty is None or price is None:
+            continue
+        line: exp.Expression = exp.Mul(
+            this=exp.Column(this=exp.to_identifier(qty.name), table=exp.to_identifier(q)),
+            expression=exp.Column(this=exp.to_identifier(price.name),
+                                  table=exp.to_identifier(q)))
+        discount = _named(t, ("discount",))
+        if discount is not None:
+            line = exp.Mul(this=line, expression=exp.Paren(this=exp.Sub(
+                this=exp.Literal.number(1), expression=exp.Column(
+                    this=exp.to_identifier(discount.name), table=exp.to_identifier(q)))))
+        candidates.append(Metric("revenue", exp.Sum(this=line), frozenset({q}),
+                                 source=f"lines of {t.name}: {qty.name} x {price.name}"
+                                        + (f" x (1 - {discount.name})" if discount else "")
+                                        + " (a guess: no definition in the schema's comments)"))
+    if candidates:
+        first = candidates[0]
+        first.alternatives = candidates
+        lex.metrics["revenue"] = first
+        lex.add(["revenu"], Target("metric", metric="revenue"))
 
 
 def _add_column(lex: Lexicon, t: Table, c: Column, entity: list[str]) -> None:

@@ -167,9 +167,27 @@ class _Builder:
 
     # -- choosing tables and columns --------------------------------------------------
 
+    def _metric(self, name: str) -> Metric:
+        """The metric by name; for a guessed one, the candidate that suits the question."""
+        metric = self.lex.metrics[name]
+        if not metric.alternatives:
+            return metric
+        needed = [d.table for d in self.plan.dims] + [f.col.table for f in self.plan.filters]
+        if self.plan.time_col is not None:
+            needed.append(self.plan.time_col.table)
+        for candidate in metric.alternatives:
+            root = sorted(candidate.tables)[0]
+            if all(self._outward(root, t) for t in needed):
+                return candidate
+        return metric
+
+    def _outward(self, root: str, table: str) -> bool:
+        path = self.lex.path(root, table)
+        return path is not None and all(outward for _edge, outward in path)
+
     def _measure_root(self, m: Measure) -> str:
         if m.metric:
-            metric = self.lex.metrics[m.metric]
+            metric = self._metric(m.metric)
             if metric.per_table:
                 return metric.per_table
             return sorted(metric.tables)[0]
@@ -250,7 +268,7 @@ class _Builder:
             return self._listing()
         measures = plan.measures
         first = measures[0]
-        if first.metric and self.lex.metrics[first.metric].per_table:
+        if first.metric and self._metric(first.metric).per_table:
             return self._ratio_metric(first)
         root = self._measure_root(first)
         frm = _From(self.lex, root)
@@ -264,7 +282,7 @@ class _Builder:
         filter_cols = {f.col for f in plan.filters}
         for m in measures:
             if m.metric:
-                for cond in self.lex.metrics[m.metric].conditions:
+                for cond in self._metric(m.metric).conditions:
                     if cond.col in include or (cond.col in filter_cols and any(
                             f.col == cond.col and f.op in {"=", "in"} for f in plan.filters)):
                         self.notes.append(
@@ -356,7 +374,7 @@ class _Builder:
     def _measure_tables(self, m: Measure) -> list[str]:
         tables = []
         if m.metric:
-            metric = self.lex.metrics[m.metric]
+            metric = self._metric(m.metric)
             tables += sorted(metric.tables)
         if m.col is not None:
             tables.append(m.col.table)
@@ -399,7 +417,7 @@ class _Builder:
 
     def _aggregate(self, m: Measure, frm: _From) -> tuple[exp.Expression, str]:
         if m.kind == "metric" and m.metric:
-            metric = self.lex.metrics[m.metric]
+            metric = self._metric(m.metric)
             expr = _metric_expr(metric, frm)
             alias = "_".join(textlib.words(metric.name))
             if m.inner == "avg" and isinstance(expr, exp.Sum):
@@ -469,8 +487,8 @@ class _Builder:
     def _ratio_metric(self, m: Measure) -> exp.Select:
         """`metric = numerator / number of <entity>`: per-entity totals, then the ratio."""
         plan = self.plan
-        metric = self.lex.metrics[m.metric or ""]
-        numerator = self.lex.metrics[metric.numerator or ""]
+        metric = self._metric(m.metric or "")
+        numerator = self._metric(metric.numerator or "")
         per = metric.per_table or ""
         frm = _From(self.lex, per)
         where: list[exp.Expression] = [_condition(frm.col(c.col), c)

@@ -265,6 +265,9 @@ def find_mentions(tokens: list[Token], lex: Lexicon) -> list[Mention]:
                         best = candidate
             if best is not None:
                 break
+        if best is not None and best.last - best.first == 1 and \
+                tokens[i].word in _CUE_WORDS and _starts_mention(tokens, best.last, lex):
+            best = None  # "total quantity": here "total" is a word of the question
         if best is not None:
             # Value targets lose to schema names on one common word ("store" the table).
             if len(best.kinds()) > 1 and not best.exact:
@@ -275,6 +278,46 @@ def find_mentions(tokens: list[Token], lex: Lexicon) -> list[Mention]:
         else:
             i += 1
     return mentions
+
+
+_CUE_WORDS = {"total", "count", "number", "average", "sum", "max", "min", "amount", "value"}
+
+
+def _starts_mention(tokens: list[Token], i: int, lex: Lexicon) -> bool:
+    """Whether a schema phrase starts at token `i` (skipping articles)."""
+    while i < len(tokens) and tokens[i].word in {"the", "a", "an", "of"}:
+        i += 1
+    if i >= len(tokens) or tokens[i].marker:
+        return False
+    for length in range(min(lex.max_len, len(tokens) - i), 0, -1):
+        span = tokens[i:i + length]
+        if any(t.marker for t in span):
+            continue
+        key = tuple(t.stem for t in span)
+        if key in lex.phrases or any((v, *key[1:]) in lex.phrases
+                                     for v in textlib.synonyms(key[0])):
+            return True
+    return False
+
+
+def _merge_qualified(tokens: list[Token], mentions: list[Mention]) -> list[Mention]:
+    """An entity followed by one of its own columns is that column ("track length"),
+    unless the entity is being counted ("how many tracks cost more than 1")."""
+    merged: list[Mention] = []
+    for m in mentions:
+        prev = merged[-1] if merged else None
+        counted = prev is not None and any(
+            t.word in {"many", "number", "count", "#"} for t in tokens[max(0, prev.first - 3):
+                                                                     prev.first])
+        if prev is not None and prev.last == m.first and prev.kinds() == {"entity"} and \
+                not counted:
+            table = prev.targets[0].table
+            own = [t for t in m.targets if t.kind == "column" and t.table == table]
+            if own:
+                merged[-1] = Mention(prev.first, m.last, own, m.exact)
+                continue
+        merged.append(m)
+    return merged
 
 
 # --- roles ----------------------------------------------------------------------------
@@ -315,7 +358,7 @@ def parse(question: str, lex: Lexicon, *, partial: bool = False) -> Plan:
     # best-selling, non-cancelled, year-over-year (dates such as 2024-03-01 stay whole)
     text = re.sub(r"([a-z])-(?=[a-z])", r"\1 ", text)
     tokens = tokenize(text)
-    mentions = find_mentions(tokens, lex)
+    mentions = _merge_qualified(tokens, find_mentions(tokens, lex))
     plan = Plan(question=question)
     for t in tokens:
         if t.marker == "period":
