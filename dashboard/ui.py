@@ -130,9 +130,11 @@ def draw_spec(spec: charts.ChartSpec, *, key: str) -> None:
     if spec.chart == "table":
         st.dataframe(charts.table_frame(spec), width="stretch", hide_index=True)
     elif spec.chart == "number":
-        value = spec.data[0][spec.columns.index(spec.y[0])] if spec.data and spec.y else None
-        label = spec.y[0].replace("_", " ") if spec.y else "value"
-        st.metric(label, charts.format_number(value))
+        card = charts.number_card(spec)
+        # Metric labels render Markdown (images included): escape the column alias.
+        st.metric(escape_markdown(card.label), card.text)
+        if card.caption:
+            st.caption(escape_markdown(card.caption))
     else:
         st.plotly_chart(charts.build_figure(spec), width="stretch", key=key,
                         config={"displaylogo": False})
