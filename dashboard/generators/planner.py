@@ -163,6 +163,7 @@ class Token:
     end: int
     marker: str | None = None  # period | grain | top | compare | chart
     value: object = None
+    capitalized: bool = False  # as typed: a capital letter may mark a name ("Narnia")
 
 
 @dataclass
@@ -218,8 +219,9 @@ def _markers(text: str) -> list[Token]:
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|%|#")
 
 
-def tokenize(text: str) -> list[Token]:
-    """Words and markers of lower-case `text`, in order."""
+def tokenize(text: str, original: str | None = None) -> list[Token]:
+    """Words and markers of lower-case `text`, in order (`original`: the same text as
+    typed, same length, to remember capitals)."""
     markers = _markers(text)
     tokens: list[Token] = []
     for m in _WORD_RE.finditer(text):
@@ -227,7 +229,9 @@ def tokenize(text: str) -> list[Token]:
             continue
         word = m.group(0)
         # "non-cancelled" splits into non + cancelled, both words kept.
-        tokens.append(Token(word, textlib.stem(word), m.start(), m.end()))
+        capital = original is not None and original[m.start()].isupper()
+        tokens.append(Token(word, textlib.stem(word), m.start(), m.end(),
+                            capitalized=capital))
     tokens += markers
     return sorted(tokens, key=lambda t: t.start)
 
@@ -354,10 +358,13 @@ def parse(question: str, lex: Lexicon, *, partial: bool = False) -> Plan:
 
     `partial` reads a follow-up ("only Europe"): parts may be missing.
     """
-    text = question.lower().replace("’", "'").replace("‘", "'")
+    typed = question.replace("’", "'").replace("‘", "'")
+    text = typed.lower()
+    if len(text) != len(typed):  # rare letters change length when lowered
+        typed = text
     # best-selling, non-cancelled, year-over-year (dates such as 2024-03-01 stay whole)
     text = re.sub(r"([a-z])-(?=[a-z])", r"\1 ", text)
-    tokens = tokenize(text)
+    tokens = tokenize(text, typed)
     mentions = _merge_qualified(tokens, find_mentions(tokens, lex))
     plan = Plan(question=question)
     for t in tokens:
@@ -780,6 +787,10 @@ def _price_column(lex: Lexicon, plan: Plan) -> ColRef | None:
     return _pick_column(targets, plan, lex, numeric=True)
 
 
+# Capitalized words that are not names of things in the data.
+_NOT_NAMES = {"i", "what", "which", "how", "show", "list", "give", "top", "total", "sql",
+              "please", "and", "or", "the", "us", "usd", "eur", "ytd", "mtd", "qtd", "kpi"}
+
 _SLOT_WORDS = _DIM_CUES | _COUNT_CUES | _SUM_CUES | _AVG_CUES | _MAX_CUES | _MIN_CUES | \
     _DISTINCT_CUES | _MEDIAN_CUES | {"which", "of"}
 _SKIP_IN_SLOT = {"the", "a", "an", "each", "every", "our", "all", "their", "its", "of",
@@ -795,11 +806,19 @@ def _check_unplaced(plan: Plan, tokens: list[Token], mentions: list[Mention],
     covered = set()
     for m in mentions:
         covered.update(range(m.first, m.last))
+    unknown: list[str] = []
+    first_word = next((i for i, t in enumerate(tokens) if not t.marker), 0)
     for i, t in enumerate(tokens):
         if t.marker or i in covered:
             continue
         if t.word in _FILLER or t.word.isdigit() or len(t.word) < 3:
             continue
+        unknown.append(t.word)
+        if t.capitalized and i > first_word and t.word not in _NOT_NAMES:
+            raise GenerationFailed(
+                f"I could not find '{t.word.capitalize()}' among the values of the selected "
+                "tables, so I did not guess where it belongs. Check the spelling, or name "
+                "the column it is in.")
         prev = [tokens[j] for j in range(i - 1, max(-1, i - 4), -1)]
         slot = None
         for p in prev:
@@ -823,6 +842,11 @@ def _check_unplaced(plan: Plan, tokens: list[Token], mentions: list[Mention],
             "not guess. Try the name of a column or table, or connect an LLM for freer "
             "questions."
         )
+    if not plan.measures and not plan.listing and not partial and unknown:
+        raise GenerationFailed(
+            f"I could not find a column or table for '{unknown[0]}' in the selected tables, "
+            "so I did not guess. Try the name of a column or table, or connect an LLM for "
+            "freer questions.")
     if not plan.measures and not plan.listing and not partial:
         raise GenerationFailed(
             "I could not tell what to count or add up in that question. Name a measure "
