@@ -160,7 +160,7 @@ def test_numeric_comparison_with_percent_of_a_fraction_column(ask) -> None:
 
 
 def test_user_text_only_reaches_sql_as_quoted_literals(ask) -> None:
-    sql = ask("Revenue in Europe'; DROP TABLE users; --").sql
+    sql = ask("revenue in europe'; drop table users; --").sql
     statements = sqlglot.parse(sql, read="postgres")
     assert len(statements) == 1 and isinstance(statements[0], exp.Select)
     assert "DROP" not in sql.upper()
@@ -250,6 +250,8 @@ def test_declines_naming_the_word_it_cannot_place(ask, question: str, word: str)
 
 def test_declines_when_there_is_nothing_to_measure(ask) -> None:
     with pytest.raises(GenerationFailed, match="what to count"):
+        ask("show me the total please")
+    with pytest.raises(GenerationFailed, match="'hello'"):
         ask("hello there")
 
 
