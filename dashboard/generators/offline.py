@@ -403,9 +403,9 @@ class _Builder:
                       group_exprs: list[exp.Expression]) -> tuple[exp.Expression, str]:
         expr, alias = self._aggregate(m, frm)
         if m.rate:
-            conds = [_condition(frm.col(c.col), c) for c in m.rate]
             for c in m.rate:
-                frm.need(c.col.table)
+                self._need(frm, c.col.table, f"the condition on {c.col.column}")
+            conds = [_condition(frm.col(c.col), c) for c in m.rate]
             numerator = exp.Filter(this=expr.copy(), expression=exp.Where(this=_and(conds)))
             value = "_".join(textlib.words(str(m.rate[0].value)))[:30] or "share"
             return _percent(numerator, expr), f"{value}_pct"

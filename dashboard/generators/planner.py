@@ -38,6 +38,8 @@ _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
 _N = r"(?P<n>\d+|" + "|".join(_NUMBER_WORDS) + r")"
 _UP = {"top", "best", "highest", "largest", "biggest", "most", "greatest", "leading", "first"}
 _TOP_RES = [
+    re.compile(r"\b(?P<dir>which|what|the)\s+" + _N + r"(?=\s+[a-z])(?!\s+(?:percent|%|"
+               r"days?|weeks?|months?|quarters?|years?)\b)"),
     re.compile(r"\b(?P<dir>top|bottom|best|worst|highest|lowest|largest|smallest|biggest|"
                r"leading|least|first)\s+" + _N + r"\b"),
     re.compile(r"\b" + _N + r"\s+(?P<dir>best|worst|top|biggest|largest|most|least|highest|"
@@ -201,7 +203,7 @@ def _markers(text: str) -> list[Token]:
             if free(m.start(), m.end()):
                 n = m.group("n")
                 count = int(n) if n.isdigit() else _NUMBER_WORDS[n]
-                up = m.group("dir") in _UP
+                up = m.group("dir") in _UP or m.group("dir") in {"which", "what", "the"}
                 found.append(Token(m.group(0), "", m.start(), m.end(), "top", (count, up)))
     for m in _COMPARE.finditer(text):
         if free(m.start(), m.end()) and (m.start() == 0 or not text[m.start() - 1].isalnum()):
@@ -399,6 +401,7 @@ def _assign_roles(plan: Plan, tokens: list[Token], mentions: list[Mention], lex:
     which_dims: list[Dim] = []
     super_dims: list[Dim] = []
     bare_numeric: list[ColRef] = []
+    loose_dims: list[Dim] = []  # descriptive columns named without "by" ("list categories")
     share = False
     superlative: bool | None = None  # True: highest first
     boundary = 0
@@ -525,7 +528,11 @@ def _assign_roles(plan: Plan, tokens: list[Token], mentions: list[Mention], lex:
                 bare_numeric.append(col)
             elif entity is not None:
                 plan.hints.append(entity.table)
+            elif c.is_text and metric is None:
+                loose_dims.append(Dim("column", col.table, col.column, words))
 
+    if loose_dims and not plan.dims and not which_dims:
+        plan.dims = loose_dims
     _resolve_values(plan, values, lex, share)
     if not partial or plan.measures or share:
         _finish_measures(plan, lex, bare_numeric, share, text)
@@ -741,6 +748,11 @@ def _finish_measures(plan: Plan, lex: Lexicon, bare_numeric: list[ColRef], share
             measure.share = True
     # Count of an entity while another table that references it is named: the other
     # table is where the events are ("customers who placed an order in 2025").
+    if re.search(r"\b(active|ordering|buying|purchasing|returning|repeat)\b", text):
+        for measure in plan.measures:
+            if measure.kind in {"count", "count_distinct"} and measure.table:
+                plan.hints += [e.child for e in lex.edges if e.parent == measure.table
+                               and lex.time_columns(e.child) and e.child not in plan.hints]
     for i, measure in enumerate(plan.measures):
         if measure.kind in {"count", "count_distinct"} and measure.table:
             for hint in plan.hints:
