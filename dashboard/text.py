@@ -24,7 +24,8 @@ STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 # Groups of words analysts use for the same idea; every member maps to the whole group.
 _SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("revenue", "sales", "income", "turnover", "earnings", "takings", "gmv"),
+    ("revenue", "sales", "income", "turnover", "earnings", "takings", "gmv", "spend", "spent",
+     "spending"),
     ("customer", "client", "buyer", "purchaser", "shopper", "account"),
     ("product", "item", "article", "sku", "good", "merchandise"),
     ("order", "purchase", "transaction", "sale"),

@@ -286,3 +286,30 @@ def test_refinement_survives_a_restart_through_the_title(db: Database,
     fresh = OfflineGenerator(db.settings, today=TODAY)  # knows nothing of `first`
     refined = fresh.generate("only Europe", context, previous=first)
     assert "o.channel" in refined.sql and "o.region = 'Europe'" in refined.sql
+
+
+def test_counts_of_related_rows_filter_parents(ask, rows) -> None:
+    many = rows(ask("How many customers placed more than 25 orders?").sql)[0][0]
+    expected = rows("SELECT count(*) FROM (SELECT customer_id FROM demo.orders GROUP BY 1 "
+                    "HAVING count(*) > 25) s")[0][0]
+    assert many == expected
+    few = rows(ask("How many customers placed fewer than 2 orders?").sql)[0][0]
+    with_one_or_none = rows("SELECT count(*) FROM demo.customers c WHERE (SELECT count(*) "
+                            "FROM demo.orders o WHERE o.customer_id = c.id) < 2")[0][0]
+    assert few == with_one_or_none
+
+
+def test_running_totals_and_country_abbreviations(ask, rows) -> None:
+    result = rows(ask("Cumulative revenue by month in 2025").sql)
+    assert len(result) == 12 and result[-1][1] > result[0][1]
+    assert "c.country = 'United States'" in ask("Revenue in the US").sql
+
+
+@pytest.mark.parametrize("question", [
+    "Revenue by day of week",
+    "Median order value",
+    "How many orders over 5?",
+])
+def test_declines_what_it_cannot_do_yet(ask, question: str) -> None:
+    with pytest.raises(GenerationFailed):
+        ask(question)

@@ -294,6 +294,7 @@ class _Builder:
         for f in plan.filters:
             self._need(frm, f.col.table, f"the filter on {f.col.column}")
             where.append(_condition(frm.col(f.col), f))
+        where += self._having(frm)
         time_ref = None
         if plan.periods or plan.grain:
             time_ref = self._time_column(frm)
@@ -341,6 +342,8 @@ class _Builder:
             return self._nested_avg(query, label_cols, measure_aliases)
         if plan.growth and bucket_alias:
             return self._growth(query, bucket_alias, label_cols, measure_aliases)
+        if plan.cumulative and bucket_alias:
+            return self._cumulative(query, bucket_alias, label_cols, measure_aliases)
         if plan.top is not None:
             direction = plan.descending
             order.append(exp.Ordered(this=exp.column(main), desc=direction,
@@ -629,6 +632,43 @@ class _Builder:
         return query.order_by(*[exp.Ordered(this=exp.column(a, "s"))
                                 for a in [*labels, bucket]])
 
+    def _having(self, frm: _From) -> list[exp.Expression]:
+        """Rows of a table with more (or fewer) than N related rows elsewhere."""
+        conditions = []
+        for parent, child, fk, op, number in self.plan.having:
+            self._need(frm, parent, f"counting rows of {child}")
+            keys = self.lex.tables[parent].primary_key
+            if len(keys) != 1:
+                raise GenerationFailed(f"I could not find the key of {parent}.")
+            inverse = {"<": ">=", "<=": ">", "=": "="}
+            # Fewer than N includes rows with none at all: NOT IN (rows with at least N).
+            negate = op in {"<", "<="}
+            having_op = inverse[op] if negate else op
+            ops = {">": exp.GT, ">=": exp.GTE, "=": exp.EQ}
+            child_table = self.lex.tables[child]
+            sub = exp.select(exp.column(fk)).from_(exp.Table(
+                this=ident(child_table.name), db=ident(child_table.schema))).where(
+                exp.Not(this=exp.Is(this=exp.column(fk), expression=exp.Null()))).group_by(
+                exp.column(fk)).having(ops[having_op](this=exp.Count(this=exp.Star()),
+                                                      expression=_literal(_number(number))))
+            condition: exp.Expression = exp.In(this=frm.col(ColRef(parent, keys[0].name)),
+                                               query=exp.Subquery(this=sub))
+            conditions.append(exp.Not(this=condition) if negate else condition)
+        return conditions
+
+    def _cumulative(self, inner: exp.Select, bucket: str, labels: list[str],
+                    measures: list[str]) -> exp.Select:
+        main = measures[0]
+        running = exp.Window(this=exp.Sum(this=exp.column(main, "s")),
+                             partition_by=[exp.column(a, "s") for a in labels] or None,
+                             order=exp.Order(expressions=[exp.Ordered(
+                                 this=exp.column(bucket, "s"))]))
+        query = exp.select(exp.column(bucket, "s"), *[exp.column(a, "s") for a in labels],
+                           exp.alias_(running, f"cumulative_{main}")).from_(
+            exp.Subquery(this=inner, alias=exp.TableAlias(this=ident("s"))))
+        return query.order_by(*[exp.Ordered(this=exp.column(a, "s"))
+                                for a in [*labels, bucket]])
+
     def _nested_avg(self, inner: exp.Select, labels: list[str],
                     measures: list[str]) -> exp.Select:
         grain = self.plan.grain or "month"
@@ -667,6 +707,10 @@ class _Builder:
 def _div(this: exp.Expression, expression: exp.Expression) -> exp.Div:
     # typed: PostgreSQL's own division (numeric stays numeric; no cast to double).
     return exp.Div(this=this, expression=expression, typed=True)
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
 
 
 def _percent(numerator: exp.Expression, denominator: exp.Expression) -> exp.Expression:

@@ -149,6 +149,9 @@ class Plan:
     grain: str | None = None
     nested_avg: bool = False  # "average monthly revenue": avg over time buckets
     growth: bool = False
+    cumulative: bool = False  # running total over the time buckets
+    # "customers with more than 10 orders": (parent table, child table, fk column, op, n)
+    having: list[tuple[str, str, str, str, float]] = field(default_factory=list)
     top: int | None = None
     descending: bool = True
     chart: str | None = None
@@ -355,12 +358,29 @@ def _display(tokens: list[Token], m: Mention) -> str:
     return " ".join(t.word for t in tokens[m.first:m.last])
 
 
+# Country abbreviations as typed, and the spellings data sets use for them.
+_ABBREVIATIONS = [
+    (re.compile(r"\b(?:USA|U\.S\.A\.|U\.S\.|US)(?=\W|$)"), ("United States", "USA", "US")),
+    (re.compile(r"\b(?:UK|U\.K\.)(?=\W|$)"), ("United Kingdom", "UK", "Great Britain")),
+]
+
+
+def _expand_abbreviations(question: str, lex: Lexicon) -> str:
+    """'US' / 'UK' as typed become the spelling the data uses ('United States', 'USA')."""
+    for pattern, spellings in _ABBREVIATIONS:
+        for spelling in spellings:
+            if tuple(textlib.stem(w) for w in textlib.words(spelling)) in lex.phrases:
+                question = pattern.sub(spelling, question)
+                break
+    return question
+
+
 def parse(question: str, lex: Lexicon, *, partial: bool = False) -> Plan:
     """Read `question` into a Plan over the lexicon's tables.
 
     `partial` reads a follow-up ("only Europe"): parts may be missing.
     """
-    typed = question.replace("’", "'").replace("‘", "'")
+    typed = _expand_abbreviations(question.replace("’", "'").replace("‘", "'"), lex)
     text = typed.lower()
     if len(text) != len(typed):  # rare letters change length when lowered
         typed = text
@@ -384,6 +404,14 @@ def parse(question: str, lex: Lexicon, *, partial: bool = False) -> Plan:
                 plan.grain = t.value  # type: ignore[assignment]
         elif t.marker == "top":
             plan.top, plan.descending = t.value  # type: ignore[misc]
+    if re.search(r"\b(day|days) of (the )?week\b|\bweekday|\bhour of (the )?day\b|"
+                 r"\bby hour\b|\bhourly\b|\bmonth of (the )?year\b", text):
+        raise GenerationFailed(
+            "I can group by calendar periods (day, week, month, quarter, year) but not by "
+            "day of week or hour yet; ask per day or per week instead.")
+    if re.search(r"\b(cumulative|running total|running sum|to date by)\b", text):
+        plan.cumulative = True
+        plan.grain = plan.grain or "month"
     if re.search(r"\bgrowth\b|\bgrew\b|\bgrow\b|\bchange\b", text) and (
             plan.grain or plan.growth):
         plan.growth = True
@@ -415,6 +443,8 @@ def _assign_roles(plan: Plan, tokens: list[Token], mentions: list[Mention], lex:
         superlative = True
 
     previous_dims = 0
+    used_compares: set[int] = set()
+    pending_having: list[tuple[str, Token]] = []
     for index, m in enumerate(mentions):
         previous_role = "dim" if len(plan.dims) > previous_dims else "other"
         previous_dims = len(plan.dims)
@@ -425,6 +455,12 @@ def _assign_roles(plan: Plan, tokens: list[Token], mentions: list[Mention], lex:
         kinds = m.kinds()
         words = _display(tokens, m)
         cue = _last_cue(before)
+        after_marker = [] if marker_before is None else [
+            t.word for t in tokens[tokens.index(marker_before) + 1:m.first]
+            if not t.marker and t.word not in {"the", "a", "an"}]
+        entity = next((t for t in m.targets if t.kind == "entity"), None)
+        column = next((t for t in m.targets if t.kind == "column"), None)
+        metric = next((t for t in m.targets if t.kind == "metric"), None)
         if kinds == {"value"}:
             negated = _has(before[-3:], _NEG_CUES)
             including = _has(before[-3:], _INCLUDE_CUES)
@@ -434,11 +470,39 @@ def _assign_roles(plan: Plan, tokens: list[Token], mentions: list[Mention], lex:
             if len(m.targets) > 1:
                 values[-1] = (_pick_value(m.targets, mentions, index), negated, including)
             continue
-        if after is not None and after.marker == "compare" and "column" in kinds:
+        following = next((t for t in tokens[m.last:] if t.marker or t.word not in {
+            "of", "is", "was", "are", "were", "at", "a", "an", "be", "being", "been"}), None)
+        if following is not None and following.marker == "compare" and "column" in kinds:
+            after = following
             col = _pick_column(m.targets, plan, lex, numeric=True)
-            if col is not None:
+            if col is not None and lex.column(col).is_numeric:
                 plan.filters.append(_comparison(col, after.value, lex))
+                used_compares.add(id(after))
                 continue
+        if marker_before is not None and marker_before.marker == "compare" and \
+                id(marker_before) not in used_compares and not after_marker:
+            # "more than 3 units": the column comes after the number.
+            col = _pick_column(m.targets, plan, lex, numeric=True) if column else None
+            if col is not None and lex.column(col).is_numeric:
+                plan.filters.append(_comparison(col, marker_before.value, lex))
+                used_compares.add(id(marker_before))
+                continue
+            if entity is not None and column is None:
+                pending_having.append((entity.table, marker_before))
+                used_compares.add(id(marker_before))
+                continue
+        if entity is not None and metric is None and after is not None and after.word in {
+                "value", "values", "size", "sizes", "amount", "amounts", "worth"} and \
+                "revenue" in lex.metrics and entity.table not in lex.metrics[
+                    "revenue"].tables:
+            if cue in {"median", "max", "min"}:
+                raise GenerationFailed(
+                    f"I can average {words} value but not take its {cue} yet; try "
+                    f"'average {words} value'.")
+            plan.measures.append(Measure("per_entity", metric="revenue", per=entity.table,
+                                         words=f"{words} value"))
+            boundary = m.last + 1
+            continue  # "average order value" without a definition in comments
         if "metric" in kinds and cue == "dim" and before and before[-1] == "per" and \
                 plan.measures:
             cue = None
@@ -446,9 +510,6 @@ def _assign_roles(plan: Plan, tokens: list[Token], mentions: list[Mention], lex:
             share = True
             before = [w for w in before if w not in _SHARE_CUES]
             cue = _last_cue(before)
-        entity = next((t for t in m.targets if t.kind == "entity"), None)
-        column = next((t for t in m.targets if t.kind == "column"), None)
-        metric = next((t for t in m.targets if t.kind == "metric"), None)
         if cue is None and before in (["and"], ["or"], []) and plan.dims and \
                 previous_role == "dim" and metric is None:
             cue = "dim"  # "by channel and status"
@@ -476,9 +537,6 @@ def _assign_roles(plan: Plan, tokens: list[Token], mentions: list[Mention], lex:
             if dim is not None:
                 plan.dims.append(dim)
             continue
-        after_marker = [] if marker_before is None else [
-            t.word for t in tokens[tokens.index(marker_before) + 1:m.first]
-            if not t.marker and t.word not in {"the", "a", "an"}]
         if marker_before is not None and marker_before.marker == "top" and not after_marker:
             dim = _dim_for(m, plan, lex, words)
             if dim is not None and metric is None:
@@ -533,9 +591,21 @@ def _assign_roles(plan: Plan, tokens: list[Token], mentions: list[Mention], lex:
 
     if loose_dims and not plan.dims and not which_dims:
         plan.dims = loose_dims
+    for t in tokens:
+        if t.marker == "compare" and id(t) not in used_compares:
+            raise GenerationFailed(
+                f"I could not tell what '{t.word.strip()}' refers to; name the column, for "
+                "example 'unit price over 100'.")
     _resolve_values(plan, values, lex, share)
     if not partial or plan.measures or share:
         _finish_measures(plan, lex, bare_numeric, share, text)
+    for child_entity, marker in pending_having:
+        _add_having(plan, lex, child_entity, marker)
+    for m in plan.measures:
+        if m.kind == "count" and m.inner == "avg":
+            raise GenerationFailed(
+                f"I could not tell what to average about {m.words}; name a column, or say "
+                f"'average ... per {m.words}'.")
     if which_dims:
         if plan.measures and (superlative is not None or plan.top):
             plan.dims = which_dims + plan.dims
@@ -559,6 +629,25 @@ def _assign_roles(plan: Plan, tokens: list[Token], mentions: list[Mention], lex:
             and not plan.grain:
         plan.top, plan.descending = 1, superlative
     _check_unplaced(plan, tokens, mentions, lex, partial)
+
+
+def _add_having(plan: Plan, lex: Lexicon, counted: str, marker: Token) -> None:
+    """'customers with more than 10 orders': a count of related rows per counted row."""
+    parents = [m.table or (m.col.table if m.col else None) for m in plan.measures]
+    parents += [d.table for d in plan.dims if d.kind == "entity"] + plan.hints
+    op, number, _percent = marker.value  # type: ignore[misc]
+    for parent in [p for p in parents if p]:
+        for edge in lex.edges:
+            if edge.parent != parent:
+                continue
+            bridge_ok = edge.child == counted or any(
+                e.child == edge.child and e.parent == counted for e in lex.edges)
+            if bridge_ok:
+                plan.having.append((parent, edge.child, edge.column, op, number))
+                return
+    raise GenerationFailed(
+        f"I could not tell how to count {counted.split('.')[-1]} for "
+        f"'{marker.word.strip()}'.")
 
 
 def _pick_value(targets: list[Target], mentions: list[Mention], index: int) -> Target:
@@ -664,6 +753,10 @@ def _measure_for(cue: str, m: Mention, plan: Plan, lex: Lexicon, before: list[st
             return Measure("count_distinct", col=col, words=words)
         return None
     if entity is not None and not columns:
+        if cue in {"median", "max", "min"}:
+            raise GenerationFailed(
+                f"I could not tell which value of {words} to take the {cue} of; name a "
+                "column.")
         if cue == "sum":
             return Measure("count", table=entity.table, words=words)
         if cue == "avg":
