@@ -313,3 +313,29 @@ def test_running_totals_and_country_abbreviations(ask, rows) -> None:
 def test_declines_what_it_cannot_do_yet(ask, question: str) -> None:
     with pytest.raises(GenerationFailed):
         ask(question)
+
+
+def test_quoted_camel_case_schema_without_comments(db: Database) -> None:
+    """Names like "InvoiceLine"."UnitPrice" are split into words and quoted in SQL."""
+    from dashboard.catalog import Column, ForeignKey, Table
+
+    customer = Table("public", "Customer", None, 50, (
+        Column("CustomerId", "integer", False, None, True),
+        Column("Country", "text", False, samples=("Brazil", "USA"))))
+    invoice = Table("public", "Invoice", None, 400, (
+        Column("InvoiceId", "integer", False, None, True),
+        Column("CustomerId", "integer", False, None, False,
+               ForeignKey("public", "Customer", "CustomerId")),
+        Column("InvoiceDate", "timestamp without time zone", False,
+               min_value="2021-01-01", max_value="2025-12-22"),
+        Column("Total", "numeric(10,2)", False)))
+    catalog = Catalog(("public",), (customer, invoice))
+    generator = OfflineGenerator(db.settings, today=TODAY)
+    question = "Revenue by country in 2024 for customers in the US"
+    sql = generator.generate(question, build_context(catalog, question, token_budget=6000,
+                                                     send_samples=True)).sql
+    assert 'SUM(i."Total")' in sql and 'c."Country" = \'USA\'' in sql
+    assert 'i."InvoiceDate" >= \'2024-01-01\'' in sql
+    count = generator.generate("How many customers bought in 2024?", build_context(
+        catalog, "customers", token_budget=6000, send_samples=True)).sql
+    assert 'COUNT(DISTINCT i."CustomerId")' in count

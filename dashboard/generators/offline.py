@@ -727,7 +727,7 @@ def _bucket(grain: str, column: exp.Expression) -> exp.Expression:
 
 
 def _unique(alias: str, used: set[str]) -> str:
-    alias = re.sub(r"[^a-z0-9_]", "_", alias.lower()) or "value"
+    alias = "_".join(textlib.words(alias)) or "value"  # BillingCountry -> billing_country
     candidate, n = alias, 2
     while candidate in used:
         candidate = f"{alias}_{n}"

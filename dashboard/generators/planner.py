@@ -846,6 +846,14 @@ def _finish_measures(plan: Plan, lex: Lexicon, bare_numeric: list[ColRef], share
             if measure.kind in {"count", "count_distinct"} and measure.table:
                 plan.hints += [e.child for e in lex.edges if e.parent == measure.table
                                and lex.time_columns(e.child) and e.child not in plan.hints]
+    if (plan.periods or plan.grain) and plan.time_col is None:
+        # Counting things without dates of their own over a period: count them through
+        # the table of events that point to them (customers -> invoices in 2023).
+        for measure in plan.measures:
+            if measure.kind in {"count", "count_distinct"} and measure.table and \
+                    not lex.time_columns(measure.table):
+                plan.hints += [e.child for e in lex.edges if e.parent == measure.table
+                               and lex.time_columns(e.child) and e.child not in plan.hints]
     for i, measure in enumerate(plan.measures):
         if measure.kind in {"count", "count_distinct"} and measure.table:
             for hint in plan.hints:
