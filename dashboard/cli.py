@@ -71,6 +71,144 @@ def cmd_stop_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _preview_lines(columns: list[str], rows: list[list], limit: int = 10) -> list[str]:
+    """A small aligned text table of the first rows (the CLI's result preview)."""
+    shown = [[("" if v is None else str(v))[:40] for v in row] for row in rows[:limit]]
+    widths = [max([len(c)] + [len(r[i]) for r in shown]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in shown]
+    return lines
+
+
+def _chart_line(spec) -> str:
+    parts = [f"Chart: {spec.chart}"]
+    if spec.x:
+        parts.append(f"x={spec.x}")
+    if spec.y:
+        parts.append(f"y={', '.join(spec.y)}")
+    if spec.color:
+        parts.append(f"one series per {spec.color}")
+    return " | ".join(parts)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from dashboard import service, store
+
+    started = time.monotonic()
+    db = _database()
+    user = store.get_or_create_user(db, args.user)
+    draft = service.preview(db, user, args.prompt)
+    widget = None
+    save_started = time.monotonic()
+    if not args.no_save:
+        widget = service.create(db, user, draft)
+    timings = dict(draft.generation.get("timings_ms", {}))
+    if widget is not None:
+        timings["save"] = round((time.monotonic() - save_started) * 1000)
+    timings["total"] = round((time.monotonic() - started) * 1000)
+    if args.json:
+        print(json.dumps({
+            "widget_id": widget.id if widget else None,
+            "sql": draft.sql,
+            "content": json.loads(widget.content if widget else draft.spec.to_json()),
+            "row_count": draft.result.row_count,
+            "generator": draft.generation.get("generator"),
+            "model": draft.generation.get("model"),
+            "attempts": draft.generation.get("attempts"),
+            "timings_ms": timings,
+        }, default=str))
+        return 0
+    spec = draft.spec
+    print(draft.sql.strip(), end="\n\n")
+    more = f", showing {min(10, len(spec.data))}" if draft.result.row_count > 10 else ""
+    truncated = " (truncated at MAX_ROWS)" if draft.result.truncated else ""
+    print(f"{draft.result.row_count} rows{truncated}{more}:")
+    print("\n".join(_preview_lines(spec.columns, spec.data)), end="\n\n")
+    print(_chart_line(spec))
+    if draft.explanation:
+        print(f"Explanation: {draft.explanation}")
+    if draft.note:
+        print(f"Note: {draft.note}")
+    generator = draft.generation.get("generator")
+    model = draft.generation.get("model")
+    print(f"Generator: {generator}{f' ({model})' if model else ''}, "
+          f"{draft.generation.get('attempts')} attempt(s), {timings['total']} ms")
+    print(f"Saved as widget {widget.id}." if widget else "Not saved (--no-save).")
+    return 0
+
+
+def _widget_summary(widget) -> dict:
+    from dashboard import charts
+    from dashboard.errors import InvalidChartSpec
+
+    try:
+        spec = charts.parse_content(widget.content)
+        chart, rows, error = spec.chart, spec.row_count, None
+    except InvalidChartSpec as exc:
+        chart, rows, error = None, None, exc.message
+    generation = widget.generation or {}
+    return {"id": widget.id, "position": widget.position, "title": widget.title,
+            "prompt": widget.prompt, "sql": widget.sql_query, "chart": chart,
+            "row_count": rows, "content_error": error,
+            "generator": generation.get("generator"), "model": generation.get("model"),
+            "created_at": widget.created_at, "updated_at": widget.updated_at}
+
+
+def cmd_widgets(args: argparse.Namespace) -> int:
+    import json
+
+    from dashboard import service, store
+
+    db = _database()
+    user = store.get_or_create_user(db, args.user)
+    summaries = [_widget_summary(w) for w in service.list_widgets(db, user)]
+    if args.json:
+        print(json.dumps(summaries, default=str))
+        return 0
+    if not summaries:
+        print(f"{user.username} has no widgets yet.")
+    for s in summaries:
+        kind = s["chart"] or f"unreadable content: {s['content_error']}"
+        rows = f", {s['row_count']} rows" if s["row_count"] is not None else ""
+        static = "" if s["sql"] else ", static (no query)"
+        print(f"#{s['id']}  {s['title'] or s['prompt']}  [{kind}{rows}{static}]")
+    return 0
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from dashboard import service, store
+
+    db = _database()
+    user = store.get_or_create_user(db, args.user)
+    if args.all:
+        outcomes = service.refresh_all(db, user)
+    else:
+        outcomes = [(service.get_widget(db, user, args.id),
+                     service.refresh(db, user, args.id))]
+    failed = 0
+    for widget, outcome in outcomes:
+        if outcome is None:
+            print(f"#{widget.id}: static (no query), kept as it is.")
+        elif outcome.error is None:
+            spec = _widget_summary(outcome.widget)
+            print(f"#{widget.id}: refreshed, {spec['row_count']} rows.")
+        else:
+            failed += 1
+            print(f"#{widget.id}: FAILED: {outcome.error}")
+            if outcome.proposal is not None:
+                print(f"   proposed fix (accept in the app, or edit the SQL):\n"
+                      f"   {outcome.proposal.sql}")
+            elif outcome.note:
+                print(f"   {outcome.note}")
+    if not outcomes:
+        print(f"{user.username} has no widgets.")
+    return 1 if failed else 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from dashboard.evaluation import run_cli
 
@@ -95,6 +233,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("file", help="JSON lines: id, question, gold_sql, order_matters")
     evaluate.add_argument("--show-sql", action="store_true", help="print SQL of misses")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    ask = add("ask", cmd_ask, "Turn a prompt into a guarded query and a chart; save a widget.")
+    ask.add_argument("--user", required=True, help="the dashboard's owner (username)")
+    ask.add_argument("--no-save", action="store_true", help="preview only, save nothing")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.add_argument("prompt", help="the question, in quotes")
+    widgets = add("widgets", cmd_widgets, "List a user's widgets.")
+    widgets.add_argument("--user", required=True)
+    widgets.add_argument("--json", action="store_true", help="print a JSON list")
+    refresh = add("refresh", cmd_refresh, "Re-run saved widget queries; propose fixes.")
+    refresh.add_argument("--user", required=True)
+    which = refresh.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="every widget of the user")
+    which.add_argument("--id", type=int, help="one widget id")
     return parser
 
 
