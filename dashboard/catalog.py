@@ -56,9 +56,11 @@ class Column:
     min_value: str | None = None
     max_value: str | None = None
 
+    enum: bool = False  # a user-defined enum type (its labels are the samples)
+
     @property
     def is_text(self) -> bool:
-        return self.type.startswith(_TEXT_TYPES)
+        return self.enum or self.type.startswith(_TEXT_TYPES)
 
     @property
     def is_time(self) -> bool:
@@ -123,7 +125,9 @@ _COLUMNS_SQL = """
 SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
        col_description(a.attrelid, a.attnum),
        EXISTS (SELECT 1 FROM pg_constraint p WHERE p.conrelid = a.attrelid
-               AND p.contype = 'p' AND a.attnum = ANY(p.conkey))
+               AND p.contype = 'p' AND a.attnum = ANY(p.conkey)),
+       (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e
+        WHERE e.enumtypid = a.atttypid)
 FROM pg_attribute a
 WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum
@@ -174,8 +178,11 @@ def introspect(db: Database) -> Catalog:
         estimates = {oid: estimate for _, _, _, estimate, oid in tables}
         by_stats = {(r[0], r[1], r[2]): r[3:] for r in stats}
         by_table: dict[int, list[Column]] = {}
-        for oid, name, type_, nullable, comment, pk in columns:
+        for oid, name, type_, nullable, comment, pk, labels in columns:
             column = Column(name, type_, nullable, comment, pk, refs.get((oid, name)))
+            if labels:  # an enum type: its labels are the values
+                column = _replace(column, samples=tuple(labels), enum=True,
+                                  distinct_estimate=len(labels))
             stat = by_stats.get((*names[oid], name))
             if stat is not None:
                 column = _with_stats(column, stat, estimates[oid])
@@ -196,8 +203,9 @@ def _with_stats(column: Column, stat: tuple, rows: int) -> Column:
     if n_distinct is not None:
         # Negative n_distinct is a fraction of the row count (-1 = unique).
         distinct = int(n_distinct) if n_distinct > 0 else int(-n_distinct * max(rows, 1))
-    samples: tuple[str, ...] = ()
-    if column.is_text and common and distinct is not None and distinct <= MAX_SAMPLES:
+    samples: tuple[str, ...] = column.samples
+    if column.is_text and common and distinct is not None and distinct <= MAX_SAMPLES \
+            and not column.enum:
         samples = tuple(sorted(str(v) for v in common if v is not None))
     time_range = {}
     if column.is_time and low is not None:

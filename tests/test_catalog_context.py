@@ -140,3 +140,16 @@ def test_foreign_key_neighbours_join_the_selection() -> None:
     names = [t.name for t in select_tables(catalog, "weight of parcels per customer name")]
     assert {"customers", "parcels", "shipments"} <= set(names)
     assert not any(n.startswith("noise") for n in names)
+
+
+def test_enum_labels_are_sample_values(fresh_db) -> None:
+    database = fresh_db()
+    with database.connection() as conn:
+        conn.execute("CREATE TYPE demo.rating AS ENUM ('G', 'PG', 'R')")
+        conn.execute("CREATE TABLE demo.films (id int PRIMARY KEY, rating demo.rating)")
+        conn.execute("GRANT SELECT ON demo.films TO dashboard_reader")
+        conn.execute("GRANT USAGE ON TYPE demo.rating TO dashboard_reader")
+        conn.commit()
+    rating = get_catalog(database, refresh=True).table("demo.films").column("rating")  # type: ignore[union-attr]
+    assert rating is not None and rating.is_text
+    assert rating.samples == ("G", "PG", "R")

@@ -108,6 +108,18 @@ class Lexicon:
                 return c
         return None
 
+    def label_columns(self, table: str) -> list[Column]:
+        """Columns that name a row: a name or title, else first and last name together."""
+        label = self.label_column(table)
+        if label is not None:
+            return [label]
+        t = self.tables[table]
+        first = next((c for c in t.columns if c.is_text and "first" in c.name.lower()
+                      and "name" in c.name.lower()), None)
+        last = next((c for c in t.columns if c.is_text and "last" in c.name.lower()
+                     and "name" in c.name.lower()), None)
+        return [first, last] if first is not None and last is not None else []
+
     def time_columns(self, table: str) -> list[Column]:
         return [c for c in self.tables[table].columns if c.is_time]
 

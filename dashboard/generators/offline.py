@@ -393,14 +393,18 @@ class _Builder:
             assert d.column is not None
             ref = ColRef(d.table, d.column)
             return [(frm.col(ref), _unique(d.column, used), [])]
-        label = self.lex.label_column(d.table)
+        labels = self.lex.label_columns(d.table)
         keys = [frm.col(ColRef(d.table, c.name)) for c in self.lex.tables[d.table].primary_key]
         name = textlib.singular(textlib.words(d.table.split(".")[-1])[-1])
-        if label is None:
+        if not labels:
             if not keys:
                 raise GenerationFailed(f"I could not find a name or key column in {d.table}.")
             return [(keys[0], _unique(name, used), keys[1:])]
-        return [(frm.col(ColRef(d.table, label.name)), _unique(name, used), keys)]
+        if len(labels) == 1:
+            return [(frm.col(ColRef(d.table, labels[0].name)), _unique(name, used), keys)]
+        # First and last name side by side; the key keeps namesakes apart.
+        return [(frm.col(ColRef(d.table, c.name)), _unique(c.name, used), keys if i == 0
+                 else []) for i, c in enumerate(labels)]
 
     def _measure_expr(self, m: Measure, frm: _From, partition_by_bucket: bool,
                       group_exprs: list[exp.Expression]) -> tuple[exp.Expression, str]:

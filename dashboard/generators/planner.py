@@ -758,6 +758,9 @@ def _measure_for(cue: str, m: Mention, plan: Plan, lex: Lexicon, before: list[st
                 f"I could not tell which value of {words} to take the {cue} of; name a "
                 "column.")
         if cue == "sum":
+            money = _money_column(lex, entity.table)
+            if money is not None:
+                return Measure("sum", col=money, words=words)  # "total payments"
             return Measure("count", table=entity.table, words=words)
         if cue == "avg":
             return Measure("count", table=entity.table, words=words, inner="avg")
@@ -768,6 +771,21 @@ def _measure_for(cue: str, m: Mention, plan: Plan, lex: Lexicon, before: list[st
     if cue == "distinct":
         return Measure("count_distinct", col=col, words=words)
     return Measure(cue, col=col, words=words)
+
+
+_MONEY_ENTITIES = {"payment", "sal", "transaction", "charg", "donation", "expens", "deposit",
+                   "transfer", "refund", "withdrawal", "purchas", "contribution"}
+
+
+def _money_column(lex: Lexicon, table: str) -> ColRef | None:
+    """The amount of a money-movement table ("total payments" adds up payment.amount)."""
+    from dashboard.generators.lexicon import _AMOUNT_NAMES
+
+    t = lex.tables[table]
+    if not any(textlib.stem(w) in _MONEY_ENTITIES for w in textlib.words(t.name)):
+        return None
+    amounts = [c for c in t.columns if c.is_numeric and c.name.lower() in _AMOUNT_NAMES]
+    return ColRef(table, amounts[0].name) if len(amounts) == 1 else None
 
 
 def _make_per_entity(plan: Plan, entity: str, lex: Lexicon) -> None:
