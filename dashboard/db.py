@@ -61,18 +61,42 @@ class Database:
         self.owner.close()
 
 
+# SQLSTATEs that mean the server ended the session (administrator command, crash, still
+# starting up): the connection is gone, whatever the statement was.
+_SESSION_ENDED = frozenset({"57P01", "57P02", "57P03"})
+
+
+def _server_reachable(pool: ConnectionPool) -> bool:
+    """One direct connection attempt: tells a down server from a busy pool."""
+    kwargs = {**(pool.kwargs if isinstance(pool.kwargs, dict) else {}), "connect_timeout": 3}
+    try:
+        psycopg.connect(pool.conninfo, **kwargs).close()
+    except psycopg.Error:
+        return False
+    return True
+
+
 @contextmanager
 def _borrow(pool: ConnectionPool, setting: str) -> Iterator[psycopg.Connection]:
     try:
         with pool.connection() as conn:
             yield conn
     except PoolTimeout:
+        # The pool also times out when it cannot connect at all (server stopped or
+        # restarting): say so, rather than "busy", when a direct attempt fails too.
+        if not _server_reachable(pool):
+            raise DatabaseUnavailable(
+                "Cannot reach the database: it may be restarting. Please try again in a "
+                "moment; if it persists, check that PostgreSQL is running."
+            ) from None
         raise Busy(
             "The database is busy: every connection stayed in use too long. "
             f"Try again in a moment ({setting} sets how long to wait)."
         ) from None
     except psycopg.OperationalError as exc:
-        if exc.sqlstate:  # a server-side error with a code is the caller's to handle
+        # A server-side error with a code is the caller's to handle, unless it says the
+        # session itself was ended.
+        if exc.sqlstate and exc.sqlstate not in _SESSION_ENDED:
             raise
         raise DatabaseUnavailable(
             "Lost the connection to the database. Please try again; if it persists, "

@@ -20,6 +20,7 @@ from dashboard.db import Database
 from dashboard.errors import InvalidInput, NotFound
 
 _USERNAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_PROMPT_CHARS = 4000
 MAX_TITLE_CHARS = 200
 
@@ -123,6 +124,14 @@ def _check_text(prompt: str | None, title: str | None) -> None:
             raise InvalidInput("Text may not contain NUL characters.")
 
 
+def _check_unicode(*texts: Any) -> None:
+    """Lone surrogates (undecodable bytes smuggled into a str) cannot be stored as UTF-8."""
+    for text in texts:
+        if isinstance(text, str) and _SURROGATE.search(text):
+            raise InvalidInput("Text must be valid Unicode: it holds a broken character "
+                               "(invalid UTF-8).")
+
+
 def create_widget(
     db: Database,
     user: User,
@@ -135,6 +144,7 @@ def create_widget(
 ) -> Widget:
     """Insert one widget at the end of the user's dashboard, in one statement."""
     _check_text(prompt, title)
+    _check_unicode(prompt, title, sql_query, content)
     with db.connection() as conn, conn.cursor(row_factory=class_row(Widget)) as cur:
         cur.execute(
             f"""INSERT INTO widgets (user_id, prompt, sql_query, content, title, generation,
@@ -158,6 +168,7 @@ def update_widget(db: Database, user: User, widget_id: int, **changes: Any) -> W
     if not changes:
         return get_widget(db, user, widget_id)
     _check_text(changes.get("prompt"), changes.get("title"))
+    _check_unicode(*changes.values())
     if changes.get("generation") is not None:
         changes["generation"] = Jsonb(changes["generation"])
     assignments = ", ".join(f"{name} = %s" for name in changes)
