@@ -339,3 +339,17 @@ def test_quoted_camel_case_schema_without_comments(db: Database) -> None:
     count = generator.generate("How many customers bought in 2024?", build_context(
         catalog, "customers", token_budget=6000, send_samples=True)).sql
     assert 'COUNT(DISTINCT i."CustomerId")' in count
+
+
+def test_ranking_time_buckets_and_top_n_within_buckets(ask, rows) -> None:
+    best = rows(ask("Which month had the highest revenue in 2024?").sql)
+    assert len(best) == 1 and best[0][0].month in range(1, 13)
+    per_year = rows(ask("Top 3 products by revenue per year").sql)
+    assert len(per_year) == 9 and [r[0] for r in per_year] == [2023] * 3 + [2024] * 3 + \
+        [2025] * 3
+
+
+def test_average_of_period_totals(ask, rows) -> None:
+    daily = rows(ask("Average daily revenue in 2025").sql)[0][0]
+    total = rows(ask("Total revenue in 2025").sql)[0][0]
+    assert float(daily) == pytest.approx(float(total) / 365, rel=0.01)

@@ -362,11 +362,17 @@ class _Builder:
         if order:
             query = query.order_by(*order)
         if plan.top is not None:
-            limit = plan.top
-            if bucket_alias and plan.top:
+            if bucket_alias and label_cols:
                 # "top 3 products per month": rank within each bucket.
                 return self._top_per_bucket(query, bucket_alias, main, label_cols)
-            query = query.limit(limit)
+            if bucket_alias:
+                # "which month had the most orders": rank the buckets themselves.
+                query.set("order", None)
+                query = query.order_by(
+                    exp.Ordered(this=exp.column(main), desc=plan.descending,
+                                nulls_first=not plan.descending),
+                    exp.Ordered(this=exp.column(bucket_alias)))
+            query = query.limit(plan.top)
         return query
 
     def _need(self, frm: _From, table: str, what: str) -> None:
@@ -689,18 +695,19 @@ class _Builder:
 
     def _top_per_bucket(self, inner: exp.Select, bucket: str, main: str,
                         labels: list[str]) -> exp.Select:
-        inner = inner.order_by(None) if hasattr(inner, "order_by") else inner
+        """Top N labels within each time bucket: rank over the grouped rows, then cut."""
         inner.set("order", None)
         rank = exp.Window(this=exp.Anonymous(this="row_number", expressions=[]),
-                          partition_by=[exp.column(bucket)],
+                          partition_by=[exp.column(bucket, "s")],
                           order=exp.Order(expressions=[
-                              exp.Ordered(this=exp.column(main), desc=self.plan.descending,
+                              exp.Ordered(this=exp.column(main, "s"), desc=self.plan.descending,
                                           nulls_first=not self.plan.descending),
-                              *[exp.Ordered(this=exp.column(a)) for a in labels]]))
-        ranked = inner.select(exp.alias_(rank, "rank"))
-        cols = [exp.column(bucket, "r"), *[exp.column(a, "r") for a in labels],
-                exp.column(main, "r")]
-        query = exp.select(*cols).from_(
+                              *[exp.Ordered(this=exp.column(a, "s")) for a in labels]]))
+        columns = [bucket, *labels, main]
+        ranked = exp.select(*[exp.column(c, "s") for c in columns],
+                            exp.alias_(rank, "rank")).from_(
+            exp.Subquery(this=inner, alias=exp.TableAlias(this=ident("s"))))
+        query = exp.select(*[exp.column(c, "r") for c in columns]).from_(
             exp.Subquery(this=ranked, alias=exp.TableAlias(this=ident("r"))))
         query = query.where(exp.LTE(this=exp.column("rank", "r"),
                                     expression=exp.Literal.number(self.plan.top or 1)))

@@ -415,6 +415,19 @@ def parse(question: str, lex: Lexicon, *, partial: bool = False) -> Plan:
     if re.search(r"\bgrowth\b|\bgrew\b|\bgrow\b|\bchange\b", text) and (
             plan.grain or plan.growth):
         plan.growth = True
+    ranked = re.search(r"\b(?P<s>which|what|best|worst|top|busiest|slowest|peak|strongest|"
+                       r"weakest|highest|lowest)\s+(?P<g>day|date|week|month|quarter|year)\b",
+                       text)
+    if ranked and not plan.grain:
+        # "which month had the highest revenue": rank the time buckets.
+        plan.grain = {"date": "day"}.get(ranked.group("g"), ranked.group("g"))
+        plan.top = plan.top or 1
+        plan.descending = not re.search(
+            r"\b(worst|slowest|lowest|least|fewest|weakest|smallest|bottom)\b", text)
+    listed = re.search(r"\b(?:by|per)\b[^.?;]*?\band\s+(?:by\s+|per\s+)?(?P<g>day|week|"
+                       r"month|quarter|year)\b", text)
+    if listed and not plan.grain:
+        plan.grain = listed.group("g")  # "revenue by segment and year"
     years = {p.label for p in plan.periods if re.fullmatch(r"\d{4}", p.label)}
     if len(years) > 1 and not plan.grain and re.search(
             r"\b(compare|compared|comparing|comparison|vs|versus|against|each)\b", text):
@@ -450,6 +463,7 @@ def _assign_roles(plan: Plan, tokens: list[Token], mentions: list[Mention], lex:
         previous_dims = len(plan.dims)
         before = _words_between(tokens, boundary, m.first)
         marker_before = next((t for t in reversed(tokens[boundary:m.first]) if t.marker), None)
+        boundary_before = boundary
         boundary = m.last
         after = tokens[m.last] if m.last < len(tokens) else None
         kinds = m.kinds()
@@ -556,6 +570,12 @@ def _assign_roles(plan: Plan, tokens: list[Token], mentions: list[Mention], lex:
             else:
                 super_dims.append(Dim("entity", entity.table, None, words))
             continue
+        if _has(before, _AVG_CUES) and any(t.marker == "grain"
+                                           for t in tokens[boundary_before:m.first]):
+            # "average daily revenue": the mean of the daily totals.
+            plan.nested_avg = True
+            if cue == "avg":
+                cue = None if metric is not None else "count" if entity is not None else "sum"
         if cue in {"count", "distinct", "sum", "avg", "max", "min", "median"}:
             measure = _measure_for(cue, m, plan, lex, before, words)
             if measure is not None:
