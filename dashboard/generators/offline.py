@@ -910,6 +910,8 @@ class OfflineGenerator:
             return planner.parse(question, lex)
         with self._lock:
             base = self._plans.get(previous.sql)
+        if base is not None and not _plan_tables(base) <= set(lex.tables):
+            base = None  # planned over tables this context no longer holds
         if base is None and previous.title:
             try:
                 base = planner.parse(previous.title, lex)
@@ -918,6 +920,14 @@ class OfflineGenerator:
         if base is None:
             return planner.parse(question, lex)
         return refine(base, question, lex)
+
+
+def _plan_tables(plan: Plan) -> set[str]:
+    tables = {d.table for d in plan.dims} | {f.col.table for f in plan.filters}
+    tables |= {t for m in plan.measures for t in (m.table, m.per, m.col and m.col.table) if t}
+    if plan.time_col is not None:
+        tables.add(plan.time_col.table)
+    return tables
 
 
 def refine(base: Plan, follow_up: str, lex: Lexicon) -> Plan:
