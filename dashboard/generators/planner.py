@@ -529,7 +529,7 @@ def _assign_roles(plan: Plan, tokens: list[Token], mentions: list[Mention], lex:
             cue = "dim"  # "by channel and status"
 
         if entity is not None and column is None and metric is None and after is not None \
-                and after.word in {"count", "counts"}:
+                and after.word in {"count", "counts", "volume", "volumes", "numbers"}:
             plan.measures.append(Measure("count", table=entity.table, words=words))
             boundary = m.last + 1
             continue  # "by order count"
@@ -886,10 +886,11 @@ def _finish_measures(plan: Plan, lex: Lexicon, bare_numeric: list[ColRef], share
                                and lex.time_columns(e.child) and e.child not in plan.hints]
     if (plan.periods or plan.grain) and plan.time_col is None:
         # Counting things without dates of their own over a period: count them through
-        # the table of events that point to them (customers -> invoices in 2023).
+        # the table of events that point to them (customers -> invoices in 2023). So too
+        # "unique customers per quarter": rows of one table are distinct anyway.
         for measure in plan.measures:
-            if measure.kind in {"count", "count_distinct"} and measure.table and \
-                    not lex.time_columns(measure.table):
+            if measure.kind in {"count", "count_distinct"} and measure.table and (
+                    not lex.time_columns(measure.table) or measure.kind == "count_distinct"):
                 plan.hints += [e.child for e in lex.edges if e.parent == measure.table
                                and lex.time_columns(e.child) and e.child not in plan.hints]
     for i, measure in enumerate(plan.measures):
