@@ -353,3 +353,48 @@ def test_average_of_period_totals(ask, rows) -> None:
     daily = rows(ask("Average daily revenue in 2025").sql)[0][0]
     total = rows(ask("Total revenue in 2025").sql)[0][0]
     assert float(daily) == pytest.approx(float(total) / 365, rel=0.01)
+
+
+def test_unseen_order_schema_flags_people_and_value_columns(db: Database) -> None:
+    """A Northwind-like schema without comments: flags, first/last names, ship_country."""
+    from dashboard.catalog import Column, ForeignKey, Table
+
+    def fk(table: str, column: str) -> ForeignKey:
+        return ForeignKey("public", table, column)
+
+    employees = Table("public", "employees", None, 9, (
+        Column("employee_id", "smallint", False, None, True),
+        Column("last_name", "character varying(20)", False),
+        Column("first_name", "character varying(10)", False),
+        Column("title", "character varying(30)", True, samples=("Sales Manager",))))
+    customers = Table("public", "customers", None, 90, (
+        Column("customer_id", "character(5)", False, None, True),
+        Column("company_name", "character varying(40)", False),
+        Column("country", "character varying(15)", True, samples=("Germany", "UK"))))
+    products = Table("public", "products", None, 77, (
+        Column("product_id", "smallint", False, None, True),
+        Column("product_name", "character varying(40)", False),
+        Column("units_in_stock", "smallint", True),
+        Column("discontinued", "integer", False, distinct_estimate=2)))
+    orders = Table("public", "orders", None, 830, (
+        Column("order_id", "smallint", False, None, True),
+        Column("customer_id", "character(5)", True, None, False, fk("customers",
+                                                                    "customer_id")),
+        Column("employee_id", "smallint", True, None, False, fk("employees", "employee_id")),
+        Column("order_date", "date", True, min_value="1996-07-04", max_value="1998-05-06"),
+        Column("shipped_date", "date", True),
+        Column("ship_country", "character varying(15)", True, samples=("Germany", "UK"))))
+    catalog = Catalog(("public",), (employees, customers, products, orders))
+    generator = OfflineGenerator(db.settings, today=TODAY)
+
+    def sql(question: str) -> str:
+        context = build_context(catalog, question, token_budget=6000, send_samples=True)
+        return generator.generate(question, context).sql
+
+    assert "p.discontinued = 1" in sql("How many products are discontinued?")
+    assert "p.units_in_stock < 10" in sql("Products with fewer than 10 units in stock")
+    assert "o.ship_country = 'Germany'" in sql("Orders shipped to Germany")
+    assert "c.country = 'Germany'" in sql("How many customers are in Germany?")
+    top = sql("Which employee handled the most orders?")
+    assert "e.first_name" in top and "e.last_name" in top and "LIMIT 1" in top
+    assert "o.order_date >= '1997-01-01'" in sql("How many orders were placed in 1997?")

@@ -109,16 +109,16 @@ class Lexicon:
         return None
 
     def label_columns(self, table: str) -> list[Column]:
-        """Columns that name a row: a name or title, else first and last name together."""
-        label = self.label_column(table)
-        if label is not None:
-            return [label]
+        """Columns that name a row: first and last name together, else a name or title."""
         t = self.tables[table]
         first = next((c for c in t.columns if c.is_text and "first" in c.name.lower()
                       and "name" in c.name.lower()), None)
         last = next((c for c in t.columns if c.is_text and "last" in c.name.lower()
                      and "name" in c.name.lower()), None)
-        return [first, last] if first is not None and last is not None else []
+        if first is not None and last is not None:
+            return [first, last]
+        label = self.label_column(table)
+        return [label] if label is not None else []
 
     def time_columns(self, table: str) -> list[Column]:
         return [c for c in self.tables[table].columns if c.is_time]
@@ -294,6 +294,9 @@ def _add_column(lex: Lexicon, t: Table, c: Column, entity: list[str]) -> None:
             lex.add(base, target)
     else:
         lex.add(name_stems, target)
+        every = [textlib.stem(w) for w in textlib.words(c.name)]
+        if every != name_stems and every[-1:] != ["id"]:
+            lex.add(every, target)  # "units in stock" as typed, not only "units stock"
         if name_stems[: len(entity)] != entity:
             lex.add(entity + name_stems, target)
             if len(entity) > 1:

@@ -309,7 +309,8 @@ def _starts_mention(tokens: list[Token], i: int, lex: Lexicon) -> bool:
     return False
 
 
-def _merge_qualified(tokens: list[Token], mentions: list[Mention]) -> list[Mention]:
+def _merge_qualified(tokens: list[Token], mentions: list[Mention],
+                     lex: Lexicon) -> list[Mention]:
     """An entity followed by one of its own columns is that column ("track length"),
     unless the entity is being counted ("how many tracks cost more than 1")."""
     merged: list[Mention] = []
@@ -321,7 +322,9 @@ def _merge_qualified(tokens: list[Token], mentions: list[Mention]) -> list[Menti
         if prev is not None and prev.last == m.first and prev.kinds() == {"entity"} and \
                 not counted:
             table = prev.targets[0].table
-            own = [t for t in m.targets if t.kind == "column" and t.table == table]
+            # Not a date column: "orders shipped to Germany" is about orders, not a date.
+            own = [t for t in m.targets if t.kind == "column" and t.table == table
+                   and not lex.column(ColRef(t.table, t.column)).is_time]
             if own:
                 merged[-1] = Mention(prev.first, m.last, own, m.exact)
                 continue
@@ -387,7 +390,7 @@ def parse(question: str, lex: Lexicon, *, partial: bool = False) -> Plan:
     # best-selling, non-cancelled, year-over-year (dates such as 2024-03-01 stay whole)
     text = re.sub(r"([a-z])-(?=[a-z])", r"\1 ", text)
     tokens = tokenize(text, typed)
-    mentions = _merge_qualified(tokens, find_mentions(tokens, lex))
+    mentions = _merge_qualified(tokens, find_mentions(tokens, lex), lex)
     plan = Plan(question=question)
     for t in tokens:
         if t.marker == "period":
@@ -482,7 +485,9 @@ def _assign_roles(plan: Plan, tokens: list[Token], mentions: list[Mention], lex:
                 values.append((target, negated, including))
                 break  # the first column holding the value; others resolved below
             if len(m.targets) > 1:
-                values[-1] = (_pick_value(m.targets, mentions, index), negated, including)
+                stems = {t.stem for t in tokens if not t.marker}
+                values[-1] = (_pick_value(m.targets, mentions, index, stems), negated,
+                              including)
             continue
         following = next((t for t in tokens[m.last:] if t.marker or t.word not in {
             "of", "is", "was", "are", "were", "at", "a", "an", "be", "being", "been"}), None)
@@ -598,7 +603,12 @@ def _assign_roles(plan: Plan, tokens: list[Token], mentions: list[Mention], lex:
             if col is None:
                 continue
             c = lex.column(col)
-            if c.is_time:
+            flag = _flag_value(c)
+            if flag is not None and cue is None:
+                # "discontinued products": a yes/no column is a filter.
+                negated = _has(before[-2:], _NEG_CUES)
+                plan.filters.append(Cond(col, "=", flag[1] if negated else flag[0]))
+            elif c.is_time:
                 plan.time_col = col
             elif _value_of_column_near(mentions, index, col):
                 continue  # "the web channel": the value already says it
@@ -670,14 +680,35 @@ def _add_having(plan: Plan, lex: Lexicon, counted: str, marker: Token) -> None:
         f"'{marker.word.strip()}'.")
 
 
-def _pick_value(targets: list[Target], mentions: list[Mention], index: int) -> Target:
-    """A value found in several columns: prefer one whose column is named nearby."""
-    near = {(t.table, t.column) for m in mentions[max(0, index - 2): index + 3]
-            for t in m.targets if t.kind == "column"}
-    for t in targets:
-        if (t.table, t.column) in near:
-            return t
-    return targets[0]
+def _flag_value(c) -> tuple[object, object] | None:
+    """(yes, no) for a boolean column or a 0/1 integer flag; None for other columns."""
+    if c.type == "boolean":
+        return True, False
+    name = c.name.lower()
+    if c.type in {"integer", "smallint", "bigint"} and not c.primary_key and \
+            c.references is None and not name.endswith("id") and \
+            c.distinct_estimate is not None and c.distinct_estimate <= 2 and \
+            (name.startswith(("is_", "has_")) or name in {"discontinued", "active", "deleted",
+                                                          "archived", "enabled", "paid"}):
+        return 1, 0
+    return None
+
+
+def _pick_value(targets: list[Target], mentions: list[Mention], index: int,
+                stems: set[str] | None = None) -> Target:
+    """A value found in several columns: prefer one whose column is named nearby, then
+    one in a table named nearby, then one whose column name shares a word with the
+    question ("shipped to Germany" -> ship_country)."""
+    nearby = mentions[max(0, index - 3): index + 3]
+    columns = {(t.table, t.column) for m in nearby for t in m.targets if t.kind == "column"}
+    tables = {t.table for m in nearby for t in m.targets if t.kind in {"column", "entity"}}
+    stems = stems or set()
+
+    def score(t: Target) -> tuple[int, int, int]:
+        words = {textlib.stem(w) for w in textlib.words(t.column)}
+        return ((t.table, t.column) in columns, t.table in tables, len(words & stems))
+
+    return max(targets, key=score)
 
 
 def _value_of_column_near(mentions: list[Mention], index: int, col: ColRef) -> bool:
