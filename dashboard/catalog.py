@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 import weakref
@@ -307,9 +308,10 @@ _W_SAMPLE = 2.0
 _W_TABLE_COMMENT = 1.0
 _W_COLUMN_COMMENT = 0.5
 _SYNONYM_FACTOR = 0.6
+_MONEY = re.compile(r"amount|total|price|revenue|sales|cost|fee|paid")
 _MAX_TABLES = 12  # ranked tables considered before adding join neighbours
 _MAX_PATH = 3  # longest foreign-key path added to connect two selected tables
-_SMALL_SCHEMA = 10  # schemas this small are sent whole (ranked first), budget permitting
+_SMALL_SCHEMA = 20  # schemas this small are sent whole (ranked first), budget permitting
 
 
 @dataclass
@@ -320,6 +322,7 @@ class _Index:
     idf: dict[str, float]
     neighbours: list[set[int]]
     positions: dict[str, int]
+    money: list[int]  # tables with a money-like numeric column
 
 
 _index_lock = threading.Lock()
@@ -358,7 +361,9 @@ def _index(catalog: Catalog) -> _Index:
                     neighbours[j].add(i)
     count = max(len(catalog.tables), 1)
     idf = {w: math.log(1 + count / len(ts)) for w, ts in postings.items()}
-    built = _Index(postings, idf, neighbours, positions)
+    money = [i for i, t in enumerate(catalog.tables)
+             if any(c.is_numeric and _MONEY.search(c.name.lower()) for c in t.columns)]
+    built = _Index(postings, idf, neighbours, positions, money)
     with _index_lock:
         # Forget indexes of catalogs that are gone (a refresh makes a new catalog).
         for stale in [k for k, (ref, _) in _indexes.items() if ref() is None]:
@@ -385,6 +390,11 @@ def rank_tables(catalog: Catalog, question: str) -> list[tuple[int, float]]:
                     best[position] = value
         for position, value in best.items():
             scores[position] = scores.get(position, 0.0) + value
+    if any(textlib.stem("revenue") in textlib.synonyms(w)
+           for w in textlib.content_stems(question)):
+        # Revenue is often an unnamed money column (payment.amount, invoice.total).
+        for position in index.money:
+            scores[position] = scores.get(position, 0.0) + _W_COLUMN_NAME
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 

@@ -398,3 +398,34 @@ def test_unseen_order_schema_flags_people_and_value_columns(db: Database) -> Non
     top = sql("Which employee handled the most orders?")
     assert "e.first_name" in top and "e.last_name" in top and "LIMIT 1" in top
     assert "o.order_date >= '1997-01-01'" in sql("How many orders were placed in 1997?")
+
+
+def test_link_tables_group_by_the_linked_entity(db: Database) -> None:
+    """film -< film_category >- category: grouping goes through the link table."""
+    from dashboard.catalog import Column, ForeignKey, Table
+
+    film = Table("public", "film", None, 1000, (
+        Column("film_id", "integer", False, None, True), Column("title", "text", False),
+        Column("length", "smallint", True),
+        Column("rating", "mpaa_rating", True, samples=("G", "PG", "R"), enum=True),
+        Column("rental_rate", "numeric(4,2)", False)))
+    category = Table("public", "category", None, 16, (
+        Column("category_id", "integer", False, None, True), Column("name", "text", False)))
+    link = Table("public", "film_category", None, 1000, (
+        Column("film_id", "integer", False, None, True, ForeignKey("public", "film",
+                                                                    "film_id")),
+        Column("category_id", "integer", False, None, True,
+               ForeignKey("public", "category", "category_id")),
+        Column("last_update", "timestamp without time zone", False)))
+    catalog = Catalog(("public",), (film, category, link))
+    generator = OfflineGenerator(db.settings, today=TODAY)
+
+    def sql(question: str) -> str:
+        context = build_context(catalog, question, token_budget=6000, send_samples=True)
+        return generator.generate(question, context).sql
+
+    assert "COUNT(DISTINCT f.film_id)" in sql("How many films are in each category?")
+    longest = sql("Which film category has the longest average film length?")
+    assert "c.name" in longest and "AVG(f.length)" in longest and "LIMIT 1" in longest
+    assert "f.rating AS rating" in sql("Average film length by rating")
+    assert "f.rating = 'PG'" in sql("How many films are rated PG?")

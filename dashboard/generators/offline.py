@@ -64,6 +64,7 @@ class _From:
     aliases: dict[str, str] = field(default_factory=dict)
     joins: list[_Join] = field(default_factory=list)
     fans_out: bool = False  # a one-to-many step multiplies rows of the root
+    via_link: bool = False  # a step through a link table (rows repeat per related row)
 
     def __post_init__(self) -> None:
         self.aliases[self.root] = _alias_for(self.root, set())
@@ -81,8 +82,12 @@ class _From:
             if nxt not in self.aliases:
                 self.aliases[nxt] = _alias_for(nxt, set(self.aliases.values()))
                 self.joins.append(_Join(nxt, self.aliases[nxt], edge, outward))
-                if not outward:
+                if not outward and not _is_link(self.lex.tables[nxt]):
+                    # A link table (film_category) lists each pair once: rows of the root
+                    # repeat once per related row, which is what grouping by it means.
                     self.fans_out = True
+                elif not outward:
+                    self.via_link = True
             current = nxt
         del current
         return True
@@ -99,6 +104,13 @@ class _From:
                 exp.Column(this=ident(j.edge.parent_column), table=ident(parent_alias)))
             select = select.join(_table_expr(self.lex.tables[j.table], j.alias), on=on)
         return select
+
+
+def _is_link(table: Table) -> bool:
+    """A many-to-many link table: two or more foreign keys and nothing but audit columns."""
+    keys = [c for c in table.columns if c.references is not None]
+    others = [c for c in table.columns if c.references is None and not c.is_time]
+    return len(keys) >= 2 and not others
 
 
 def _alias_for(table: str, taken: set[str]) -> str:
@@ -439,7 +451,7 @@ class _Builder:
         if m.kind == "count":
             assert m.table is not None
             alias = m.table.split(".")[-1]
-            if frm.fans_out and m.table == frm.root:
+            if (frm.fans_out or frm.via_link) and m.table == frm.root:
                 keys = [frm.col(ColRef(m.table, c.name))
                         for c in self.lex.tables[m.table].primary_key]
                 if len(keys) != 1:

@@ -73,9 +73,9 @@ _NEG_CUES = {"not", "excluding", "except", "without", "non", "exclude", "exclude
              "wasn't", "weren't"}
 _INCLUDE_CUES = {"including", "include", "includes", "incl"}
 _SUPER_DESC = {"highest", "most", "largest", "biggest", "greatest", "best", "top", "maximum",
-               "max", "leading", "priciest"}
+               "max", "leading", "priciest", "longest"}
 _SUPER_ASC = {"lowest", "least", "fewest", "smallest", "worst", "bottom", "minimum", "min",
-              "cheapest", "weakest"}
+              "cheapest", "weakest", "shortest"}
 _LIST_CUES = {"list", "show", "which", "what", "display", "name", "names", "give"}
 # Words that may sit next to schema words without changing the query.
 _FILLER = set(textlib.STOPWORDS) | {
@@ -599,7 +599,7 @@ def _assign_roles(plan: Plan, tokens: list[Token], mentions: list[Mention], lex:
             plan.hints.append(entity.table)
             continue
         if column is not None:
-            col = _pick_column(m.targets, plan, lex)
+            col = _pick_column(m.targets, plan, lex, typed=words)
             if col is None:
                 continue
             c = lex.column(col)
@@ -729,13 +729,18 @@ def _comparison(col: ColRef, spec: object, lex: Lexicon) -> Cond:
 
 
 def _pick_column(targets: list[Target], plan: Plan, lex: Lexicon,
-                 numeric: bool = False) -> ColRef | None:
-    """Choose among same-named columns: one in a table the question already involves."""
+                 numeric: bool = False, typed: str = "") -> ColRef | None:
+    """Choose among same-named columns: one whose name holds the typed word ("rating",
+    not "rental_rate"), then one in a table the question already involves."""
     cols = [ColRef(t.table, t.column) for t in targets if t.kind == "column"]
     if numeric:
         cols = [c for c in cols if lex.column(c).is_numeric] or cols
     if not cols:
         return None
+    typed_words = set(textlib.words(typed))
+    exact = [c for c in cols if typed_words & set(textlib.words(c.column))]
+    if typed_words and exact and len(exact) < len(cols):
+        cols = exact
     involved = _involved_tables(plan, lex)
     for c in cols:
         if c.table in involved:
@@ -769,7 +774,7 @@ def _dim_for(m: Mention, plan: Plan, lex: Lexicon, words: str) -> Dim | None:
     column = [t for t in m.targets if t.kind == "column"]
     entity = next((t for t in m.targets if t.kind == "entity"), None)
     if column:
-        col = _pick_column(column, plan, lex)
+        col = _pick_column(column, plan, lex, typed=words)
         if col is not None:
             if lex.column(col).is_time:
                 plan.time_col = col
@@ -777,8 +782,25 @@ def _dim_for(m: Mention, plan: Plan, lex: Lexicon, words: str) -> Dim | None:
                 return None
             return Dim("column", col.table, col.column, words)
     if entity is not None:
-        return Dim("entity", entity.table, None, words)
+        return Dim("entity", _through_link(lex, entity.table, words), None, words)
     return None
+
+
+def _through_link(lex: Lexicon, table: str, words: str) -> str:
+    """'film category' names the link table film_category; group by the category."""
+    t = lex.tables[table]
+    keys = [c for c in t.columns if c.references is not None]
+    others = [c for c in t.columns if c.references is None and not c.is_time]
+    if len(keys) < 2 or others:
+        return table
+    last = textlib.stem(textlib.words(words)[-1]) if textlib.words(words) else ""
+    parents = [f"{c.references.schema}.{c.references.table}" for c in keys
+               if c.references is not None]
+    parents = [p for p in parents if p in lex.tables]
+    for parent in parents:
+        if last in {textlib.stem(w) for w in textlib.words(parent.split(".")[-1])}:
+            return parent
+    return parents[-1] if parents else table
 
 
 def _measure_for(cue: str, m: Mention, plan: Plan, lex: Lexicon, before: list[str],
@@ -816,7 +838,7 @@ def _measure_for(cue: str, m: Mention, plan: Plan, lex: Lexicon, before: list[st
         if cue == "avg":
             return Measure("count", table=entity.table, words=words, inner="avg")
         return None
-    col = _pick_column(columns, plan, lex, numeric=True)
+    col = _pick_column(columns, plan, lex, numeric=True, typed=words)
     if col is None:
         return None
     if cue == "distinct":
