@@ -51,9 +51,8 @@ def _child(mode: str, rows: int, repeats: int) -> dict[str, Any]:
     settings = child_settings()
     sql = query(rows)
     if mode == "app":
-        from dashboard.executor import run_query
-
         from dashboard.db import open_database
+        from dashboard.executor import run_query
 
         db = open_database(settings)
         run_query(db, query(10))  # warm: imports, pools, guard caches
