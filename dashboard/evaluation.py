@@ -264,6 +264,7 @@ def evaluate(cases: Sequence[Case], *, db: Any, generator: Any, catalog: Any,
              on_result: Callable[[CaseResult], None] | None = None) -> Summary:
     """Run each case through context -> generator -> executor and score it."""
     from dashboard.catalog import build_context
+    from dashboard.generators.base import ask_deadline
 
     if execute is None:
         from dashboard.executor import run_query
@@ -278,6 +279,8 @@ def evaluate(cases: Sequence[Case], *, db: Any, generator: Any, catalog: Any,
             context = build_context(catalog, case.question,
                                     token_budget=settings.context_tokens,
                                     send_samples=settings.send_sample_values)
+            # A silent model server must not stall the run: one ASK_DEADLINE_S per question.
+            token = ask_deadline.set(time.monotonic() + settings.ask_deadline_s)
             try:
                 draft = generator.generate(case.question, context)
             except DashboardError as exc:
@@ -295,6 +298,8 @@ def evaluate(cases: Sequence[Case], *, db: Any, generator: Any, catalog: Any,
                     result.status = "match" if verdict.match else "mismatch"
                     result.reason = verdict.reason
                     result.extra_columns = verdict.extra_columns
+            finally:
+                ask_deadline.reset(token)
         except DashboardError as exc:
             result.status, result.reason = "error", exc.message
         except Exception as exc:  # one broken gold query must not end the whole run
