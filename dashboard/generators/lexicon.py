@@ -186,6 +186,9 @@ def _comment_aliases(comment: str | None) -> list[list[str]]:
         if 2 <= len(inner.split()) <= 3:
             aliases.append(inner.split())
     head = re.split(r"[:,;.(]", comment, maxsplit=1)[0].strip()
+    # "Discount rate on the line" -> "Discount rate"; "Sales channel of the order" too.
+    head = re.split(r"\s+(?:of|on|in|for|where|when|per|at|by|from|to)\s+", head,
+                    maxsplit=1)[0]
     if 2 <= len(head.split()) <= 3 and head.replace(" ", "").isalpha():
         aliases.append(head.split())
     m = re.match(r"(?i)(?:number|count|amount|total) of ([a-z]+(?: [a-z]+)?)", comment)

@@ -621,6 +621,15 @@ def _assign_roles(plan: Plan, tokens: list[Token], mentions: list[Mention], lex:
 
     if loose_dims and not plan.dims and not which_dims:
         plan.dims = loose_dims
+    if re.search(r"\b(compare|compared|comparing|comparison|vs|versus|against)\b", text):
+        # "compare web and mobile": one row per compared value.
+        for (target, negated, _including) in values:
+            col = ColRef(target.table, target.column)
+            several = sum(1 for t, n, _ in values if (t.table, t.column) == (
+                col.table, col.column) and not n) > 1
+            if several and not negated and not any(
+                    d.table == col.table and d.column == col.column for d in plan.dims):
+                plan.dims.append(Dim("column", col.table, col.column, col.column))
     for t in tokens:
         if t.marker == "compare" and id(t) not in used_compares:
             raise GenerationFailed(
