@@ -823,6 +823,10 @@ def _measure_for(cue: str, m: Mention, plan: Plan, lex: Lexicon, before: list[st
         return Measure("metric", metric=metric.metric, words=words)
     if cue in {"count", "distinct"}:
         distinct = cue == "distinct" or _has(before, _DISTINCT_CUES)
+        if not distinct and words in {"items", "item", "units", "unit", "pieces"}:
+            qty = _quantity_column(lex, plan)
+            if qty is not None:
+                return Measure("sum", col=qty, words=words)  # "number of items sold"
         if entity is not None and not columns:
             return Measure("count_distinct" if distinct else "count", table=entity.table,
                            words=words)
