@@ -246,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     which = refresh.add_mutually_exclusive_group(required=True)
     which.add_argument("--all", action="store_true", help="every widget of the user")
     which.add_argument("--id", type=int, help="one widget id")
+    from dashboard import sqlcli
+
+    sqlcli.add_commands(add)  # check-sql, run-sql
     return parser
 
 

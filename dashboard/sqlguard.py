@@ -80,8 +80,9 @@ def check_sql(sql: str, *, allowed_tables: Collection[str] | None,
         return _check(sql, _Policy.build(allowed_tables, schemas))
     except RecursionError:
         return _reject("The query is nested too deeply for the SQL guard to check.")
-    except Exception:  # the guard fails closed, never with a traceback
-        log.exception("SQL guard failure")
+    except Exception as exc:  # the guard fails closed, never with a traceback
+        log.warning("SQL guard failure (%s); the query was refused", type(exc).__name__)
+        log.debug("SQL guard failure", exc_info=True)
         return _reject("The SQL guard could not check this query; please simplify it.")
 
 
@@ -242,9 +243,7 @@ def _pg_type_reason(type_name: dict) -> str | None:
     if len(names) == 2 and names[0] == "pg_catalog":
         names = names[1:]
     if len(names) != 1 or names[0] not in sqlrules.CAST_TYPES:
-        shown = ".".join(names)
-        return (f"Casting to the type {shown} is not allowed in dashboard queries (use "
-                "numbers, text, dates, timestamps, intervals, booleans, JSON or arrays).")
+        return _cast_reason(".".join(names))
     return None
 
 
@@ -343,11 +342,31 @@ def _pg_node(kind: str, node: dict, scope: frozenset[str],
         names = _pg_names(node.get("funcname", []))
         reason = _function_reason(names[-1], names[:-1])
         return reason, [(node, scope)]
+    if kind == "A_Expr" and node.get("kind") in _OPERATOR_KINDS:
+        return _operator_reason(_pg_names(node.get("name", []))), [(node, scope)]
+    if kind == "SortBy" and node.get("useOp"):
+        return _operator_reason(_pg_names(node["useOp"])), [(node, scope)]
+    if kind == "SubLink" and node.get("operName"):
+        return _operator_reason(_pg_names(node["operName"])), [(node, scope)]
     if kind == "RangeTableSample":
         method = _pg_names(node.get("method", []))
         if method[-1:] and method[-1] not in sqlrules.TABLESAMPLE_METHODS:
             return f"TABLESAMPLE {method[-1]} is not allowed (use SYSTEM or BERNOULLI).", []
     return None, [(node, scope)]
+
+
+_OPERATOR_KINDS = {"AEXPR_OP", "AEXPR_OP_ANY", "AEXPR_OP_ALL"}
+
+
+def _operator_reason(names: list[str]) -> str | None:
+    if not names:
+        return None
+    qualifier, name = names[:-1], names[-1]
+    if (qualifier and qualifier != ["pg_catalog"]) or name not in sqlrules.OPERATORS:
+        shown = ".".join(names)
+        return (f"The operator {shown} is not one of PostgreSQL's built-in operators; "
+                "dashboard queries may only use those.")
+    return None
 
 
 def _function_reason(name: str, qualifier: Sequence[str]) -> str | None:
@@ -404,7 +423,10 @@ _NODES: tuple[type[exp.Expr], ...] = (
     exp.JSONPathKey, exp.JSONPathSubscript, exp.JSONPathWildcard, exp.Escape, exp.Overlaps,
     exp.ArrayContainsAll, exp.ArrayContainedBy, exp.ArrayOverlaps, exp.IgnoreNulls,
     exp.RespectNulls, exp.HavingMax, exp.ColumnDef, exp.ArrayAny, exp.ArrayAll,
-    exp.Distance, exp.Operator,
+    exp.Distance, exp.Operator, exp.MatchAgainst, exp.JSONBPathExists, exp.ExtendsLeft,
+    exp.ExtendsRight, exp.Adjacent, exp.JSONBContainsTopKey, exp.StartsWith, exp.JSONKeyValue,
+    exp.FormatJson, exp.JSON, exp.ParseJSON, exp.Unnest,
+    exp.Lambda,  # sqlglot reads `col -> 'key'` inside function arguments as a lambda
 )
 
 # Function-like nodes sqlglot builds from syntax (no function name in the text).
@@ -467,7 +489,9 @@ def _walk(root: exp.Expr) -> Iterator[exp.Expr]:
     while stack:
         node = stack.pop()
         yield node
-        for value in node.args.values():
+        for key, value in node.args.items():
+            if key.startswith("_"):  # sqlglot's own annotations (inferred types), not SQL
+                continue
             if isinstance(value, exp.Expr):
                 stack.append(value)
             elif isinstance(value, list):
@@ -530,11 +554,15 @@ def _node_reason(node: exp.Expr, policy: _Policy, findings: _Findings) -> str | 
         return None
     if isinstance(node, exp.DataType):
         return _datatype_reason(node)
+    if isinstance(node, exp.ObjectIdentifier):
+        return _cast_reason(node.name.lower())
     if node.meta.get("pg_name") is not None or isinstance(node, exp.Anonymous):
         return _func_reason(node)
     if isinstance(node, (exp.Placeholder, exp.Parameter)):
         return "Query parameters are not supported: write the value into the query."
     if isinstance(node, (*_NODES, *_SYNTAX_FUNCS)):
+        if isinstance(node, exp.Operator):
+            return _operator_reason(str(node.args.get("operator", "")).split("."))
         if isinstance(node, exp.TableSample):
             method = node.args.get("method")
             if method is not None and method.name.lower() not in sqlrules.TABLESAMPLE_METHODS:
@@ -557,25 +585,31 @@ def _table_reason(node: exp.Table, policy: _Policy, findings: _Findings) -> str 
     return reason
 
 
-_OK_TYPES = {
-    "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN", "TEXT", "VARCHAR",
-    "CHAR", "NCHAR", "NVARCHAR", "NAME", "DATE", "TIME", "TIMETZ", "TIMESTAMP",
-    "TIMESTAMPTZ", "INTERVAL", "JSON", "JSONB", "UUID", "VARBINARY", "BIT", "INET", "MONEY",
-    "TSVECTOR", "INT4RANGE", "INT8RANGE", "NUMRANGE", "DATERANGE", "TSRANGE", "TSTZRANGE",
-    "INT4MULTIRANGE", "INT8MULTIRANGE", "NUMMULTIRANGE", "DATEMULTIRANGE", "TSMULTIRANGE",
-    "TSTZMULTIRANGE", "ARRAY", "UNKNOWN", "POINT", "LINE", "LSEG", "BOX", "PATH", "POLYGON",
-    "CIRCLE", "REAL", "INTEGER", "MACADDR", "CIDR", "BPCHAR", "VARBIT", "UINT",
-}
+_TYPE_SUFFIX = re.compile(r"(\s*\[\d*\])+$|\s*\(.*\)$")
 
 
 def _datatype_reason(node: exp.DataType) -> str | None:
-    kind = node.this
-    kind_name = kind.name if hasattr(kind, "name") else str(kind)
-    if kind_name in _OK_TYPES:
+    if isinstance(node.this, exp.Expr):  # interval qualifiers: INTERVAL '1 2' DAY TO HOUR
         return None
-    shown = node.sql(dialect="postgres") if kind_name != "USERDEFINED" else (
-        node.args.get("kind") or "that type")
-    return (f"Casting to the type {shown} is not allowed in dashboard queries (use numbers, "
+    text = node.sql(dialect="postgres").lower()
+    if text.startswith("interval"):
+        return None
+    name = text
+    while True:
+        stripped = _TYPE_SUFFIX.sub("", name).strip()
+        if stripped == name:
+            break
+        name = stripped
+    if name.startswith("array<"):  # sqlglot spells some arrays ARRAY<type>
+        name = name[6:-1]
+    name = name.strip('"')
+    if sqlrules.base_type_name(name) in sqlrules.CAST_TYPES:
+        return None
+    return _cast_reason(name)
+
+
+def _cast_reason(name: str) -> str:
+    return (f"Casting to the type {name} is not allowed in dashboard queries (use numbers, "
             "text, dates, timestamps, intervals, booleans, JSON or arrays).")
 
 
@@ -691,6 +725,10 @@ def _check(sql: str, policy: _Policy) -> Verdict:
         return _reject("The query must be text.")
     if len(sql) > MAX_SQL_CHARS:
         return _reject(f"The query is longer than {MAX_SQL_CHARS:,} characters.")
+    try:
+        sql.encode("utf-8")
+    except UnicodeEncodeError:
+        return _reject("The query contains characters that are not valid text.")
     try:
         scanned = scan(sql)
     except LexError as exc:

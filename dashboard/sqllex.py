@@ -89,8 +89,9 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_\u0080-\U0010ffff]*)?\$")
 # scan.l's {quotecontinue}: {horiz_whitespace}*{newline}{special_whitespace}*{quote}, where
 # horiz_whitespace is [ \t\f] or a -- comment, special_whitespace is spaces or a comment+newline.
+# Possessive quantifiers: no backtracking, so long runs of spaces cannot stall the scan.
 _QUOTE_CONTINUE = re.compile(
-    r"(?:[ \t\f]|--[^\n\r]*)*[\n\r](?:[ \t\n\r\f\v]+|--[^\n\r]*[\n\r])*'")
+    r"(?:[ \t\f]|--[^\n\r]*+)*+[\n\r](?:[ \t\n\r\f\v]|--[^\n\r]*+[\n\r])*+'")
 _HEX = set("0123456789abcdefABCDEF")
 
 

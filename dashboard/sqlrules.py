@@ -71,7 +71,8 @@ FUNCTION_FAMILIES: Mapping[str, frozenset[str]] = {
         jsonb_path_query_array jsonb_path_query_first jsonb_path_exists_tz
         jsonb_path_match_tz jsonb_path_query_tz jsonb_path_query_array_tz
         jsonb_path_query_first_tz json_to_record json_to_recordset jsonb_to_record
-        jsonb_to_recordset json_scalar json_serialize jsonb_concat
+        jsonb_to_recordset json_scalar json_serialize jsonb_concat json json_array
+        json_arrayagg json_objectagg json_exists json_value json_query
     """),
     "array": names("""
         array_append array_cat array_dims array_fill array_length array_lower array_ndims
@@ -111,7 +112,7 @@ CAST_TYPES: frozenset[str] = names("""
     inet cidr macaddr macaddr8 money tsvector tsquery
     int4range int8range numrange daterange tsrange tstzrange
     int4multirange int8multirange nummultirange datemultirange tsmultirange tstzmultirange
-    point line lseg box path polygon circle
+    point line lseg box path polygon circle jsonpath
 """)
 
 # Type names PostgreSQL also accepts as functions (`date(ordered_at)`, `text(id)`).
@@ -121,6 +122,14 @@ CAST_FUNCTIONS: frozenset[str] = names("""
 """)
 
 ALLOWED_FUNCTIONS: frozenset[str] = frozenset().union(*FUNCTION_FAMILIES.values(), CAST_FUNCTIONS)
+
+# PostgreSQL's built-in operators (pg_operator of a fresh cluster); a custom operator
+# would run whatever function it was defined with.
+OPERATORS: frozenset[str] = names("""
+    !! !~ !~* !~~ !~~* # ## #- #> #>> % & && &< &<| &> * *< *<= *<> *= *> *>= + - -> ->>
+    -|- / < <-> << <<= <<| <= <> <@ <^ = > >= >> >>= >^ ? ?# ?& ?- ?-| ?| ?|| @ @-@ @> @?
+    @@ @@@ ^ ^@ | |&> |/ |>> || ||/ ~ ~* ~<=~ ~<~ ~= ~>=~ ~>~ ~~ ~~* !=
+""")
 
 TABLESAMPLE_METHODS: frozenset[str] = frozenset({"system", "bernoulli"})
 
@@ -183,6 +192,7 @@ def base_type_name(name: str) -> str:
 
 
 _TYPE_ALIASES = {
+    "character": "bpchar", "double": "float8", "real": "float4", "decimal": "numeric",
     "character varying": "varchar", "double precision": "float8",
     "timestamp with time zone": "timestamptz", "timestamp without time zone": "timestamp",
     "time with time zone": "timetz", "time without time zone": "time",
