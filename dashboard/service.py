@@ -112,11 +112,15 @@ def _guard(catalog: Catalog, sql: str) -> str:
     return verdict.sql or sql
 
 
-def _execute(db: Database, sql: str) -> QueryResult:
-    """Run guarded SQL as the read-only role (executor: timeout, row cap, rollback)."""
+def _execute(db: Database, guarded_sql: str) -> QueryResult:
+    """Run SQL that `_guard` accepted as the read-only role (timeout, row cap, rollback).
+
+    `executor.run_query` would guard the text again; `_run_checked` has just done that
+    (and timed it separately), so the guarded text goes straight to the read-only half.
+    """
     from dashboard import executor
 
-    return executor.run_query(db, sql)
+    return executor.execute_readonly(db, guarded_sql, max_rows=db.settings.max_rows)
 
 
 def _run_checked(db: Database, sql: str, timings: dict[str, int] | None = None,
@@ -368,13 +372,22 @@ def _require_sql(widget: Widget) -> str:
 
 
 def _snapshot(db: Database, user: User, widget: Widget, sql: str, result: QueryResult,
-              generation: dict[str, Any], **changes: Any) -> Widget:
-    """Store a fresh snapshot (and any other changes) in one UPDATE."""
-    old = _stored_spec(widget)
-    title = widget.title or _default_title(widget.prompt)
-    spec = _spec(result, old.chart if old else None, title, widget.prompt)
-    return store.update_widget(db, user, widget.id, sql_query=sql, content=_content(spec),
-                               generation=generation, **changes)
+              updates: dict[str, Any], *, replaces_query: bool) -> Widget:
+    """Store a fresh snapshot in one UPDATE, built under the row lock from the row as it is
+    now (its current title and chart type), so concurrent edits never mix. A refresh
+    (`replaces_query=False`) whose query was replaced while it ran keeps the newer one."""
+    def change(current: Widget) -> dict[str, Any] | None:
+        if not replaces_query and current.sql_query != widget.sql_query:
+            return None
+        old = _stored_spec(current)
+        title = current.title or _default_title(current.prompt)
+        spec = _spec(result, old.chart if old else None, title, current.prompt)
+        generation = dict(current.generation or {})
+        generation.pop("refresh_error", None)
+        generation.update(updates)
+        return {"sql_query": sql, "content": _content(spec), "generation": generation}
+
+    return store.modify_widget(db, user, widget.id, change)
 
 
 def refresh(db: Database, user: User, widget_id: int, *,
@@ -387,7 +400,6 @@ def refresh(db: Database, user: User, widget_id: int, *,
     """
     widget = store.get_widget(db, user, widget_id)
     sql = _require_sql(widget)
-    generation = dict(widget.generation or {})
     started = time.monotonic()
     try:
         checked, result = _run_checked(db, sql)
@@ -398,12 +410,18 @@ def refresh(db: Database, user: User, widget_id: int, *,
         return RefreshOutcome(widget, exc.message, None,
                               "The query is slow, not broken: no new query is proposed.")
     else:
-        generation.pop("refresh_error", None)
-        generation.update(refreshed_at=_now(), refresh_ms=_ms(started))
-        updated = _snapshot(db, user, widget, checked, result, generation)
+        updated = _snapshot(db, user, widget, checked, result,
+                            {"refreshed_at": _now(), "refresh_ms": _ms(started)},
+                            replaces_query=False)
         return RefreshOutcome(updated)
-    generation["refresh_error"] = {"message": error, "at": _now()}
-    widget = store.update_widget(db, user, widget.id, generation=generation)
+    failure = {"message": error, "at": _now()}
+
+    def record(current: Widget) -> dict[str, Any] | None:
+        if current.sql_query != widget.sql_query:  # replaced meanwhile: not this error's
+            return None
+        return {"generation": {**(current.generation or {}), "refresh_error": failure}}
+
+    widget = store.modify_widget(db, user, widget.id, record)
     proposal, note = _propose(db, widget, sql, error, generator)
     return RefreshOutcome(widget, error, proposal, note)
 
@@ -460,24 +478,24 @@ def _replace_sql(db: Database, user: User, widget_id: int, sql: str, *, source: 
     _require_sql(widget)
     started = time.monotonic()
     checked, result = _run_checked(db, sql)
-    generation = dict(widget.generation or {})
-    generation.pop("refresh_error", None)
-    generation.update(refreshed_at=_now(), refresh_ms=_ms(started),
-                      sql_source=source, sql_changed_at=_now())
-    return _snapshot(db, user, widget, checked, result, generation)
+    updates = {"refreshed_at": _now(), "refresh_ms": _ms(started), "sql_source": source,
+               "sql_changed_at": _now()}
+    return _snapshot(db, user, widget, checked, result, updates, replaces_query=True)
 
 
 def set_chart(db: Database, user: User, widget_id: int, chart: str) -> Widget:
     """Draw the stored snapshot as another chart type (falls back, with a note, when the
     data cannot be shown that way)."""
     chart_type = _check_chart(chart)
-    widget = store.get_widget(db, user, widget_id)
-    try:
-        old = charts.parse_content(widget.content)
-    except InvalidChartSpec as exc:
-        raise InvalidInput(f"This widget's data cannot be redrawn: {exc.message}") from None
-    spec = charts.respec(old, chart=chart_type)
-    return store.update_widget(db, user, widget.id, content=_content(spec))
+
+    def change(current: Widget) -> dict[str, Any]:
+        try:
+            old = charts.parse_content(current.content)
+        except InvalidChartSpec as exc:
+            raise InvalidInput(f"This widget's data cannot be redrawn: {exc.message}") from None
+        return {"content": _content(charts.respec(old, chart=chart_type))}
+
+    return store.modify_widget(db, user, widget_id, change)
 
 
 def rename(db: Database, user: User, widget_id: int, title: str) -> Widget:
@@ -487,12 +505,14 @@ def rename(db: Database, user: User, widget_id: int, title: str) -> Widget:
         raise InvalidInput("Enter a title.")
     if len(title) > store.MAX_TITLE_CHARS:
         raise InvalidInput(f"A title has at most {store.MAX_TITLE_CHARS} characters.")
-    widget = store.get_widget(db, user, widget_id)
-    spec = _stored_spec(widget)
-    if spec is None:
-        return store.update_widget(db, user, widget.id, title=title)
-    return store.update_widget(db, user, widget.id, title=title,
-                               content=_content(replace(spec, title=title)))
+
+    def change(current: Widget) -> dict[str, Any]:
+        spec = _stored_spec(current)
+        if spec is None:
+            return {"title": title}
+        return {"title": title, "content": _content(replace(spec, title=title))}
+
+    return store.modify_widget(db, user, widget_id, change)
 
 
 def delete(db: Database, user: User, widget_id: int) -> None:

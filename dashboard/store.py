@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -153,34 +154,82 @@ def create_widget(
                         (SELECT coalesce(max(position), 0) + 1 FROM widgets WHERE user_id = %s))
                 RETURNING {_WIDGET_COLUMNS}""",
             [user.id, prompt, sql_query, content, title,
-             Jsonb(generation) if generation is not None else None, user.id],
+             Jsonb(_json_safe(generation)) if generation is not None else None, user.id],
         )
         widget = cur.fetchone()
     assert widget is not None
     return widget
 
 
-def update_widget(db: Database, user: User, widget_id: int, **changes: Any) -> Widget:
-    """Change some columns of one of the user's widgets; NotFound for anyone else's."""
+def _prepared(changes: dict[str, Any]) -> tuple[str, list[Any]]:
+    """Validated SET clause and values for an UPDATE of these columns."""
     unknown = set(changes) - _UPDATABLE
     if unknown:
         raise ValueError(f"not updatable: {sorted(unknown)}")
-    if not changes:
-        return get_widget(db, user, widget_id)
     _check_text(changes.get("prompt"), changes.get("title"))
     _check_unicode(*changes.values())
-    if changes.get("generation") is not None:
-        changes["generation"] = Jsonb(changes["generation"])
-    assignments = ", ".join(f"{name} = %s" for name in changes)
+    values = [Jsonb(_json_safe(value)) if name == "generation" and value is not None else value
+              for name, value in changes.items()]
+    return ", ".join(f"{name} = %s" for name in changes), values
+
+
+def _json_safe(value: Any) -> Any:
+    """JSONB refuses NUL and unpaired surrogates: drop NULs, replace broken characters."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value.replace("\x00", ""))
+    if isinstance(value, dict):
+        return {_json_safe(str(k)): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def update_widget(db: Database, user: User, widget_id: int, **changes: Any) -> Widget:
+    """Change some columns of one of the user's widgets; NotFound for anyone else's."""
+    if not changes:
+        return get_widget(db, user, widget_id)
+    assignments, values = _prepared(changes)
     with db.connection() as conn, conn.cursor(row_factory=class_row(Widget)) as cur:
         cur.execute(
             f"UPDATE widgets SET {assignments}, updated_at = NOW() "
             f"WHERE id = %s AND user_id = %s RETURNING {_WIDGET_COLUMNS}",
-            [*changes.values(), widget_id, user.id],
+            [*values, widget_id, user.id],
         )
         widget = cur.fetchone()
     if widget is None:
         raise NotFound(f"Widget {widget_id} was not found on your dashboard.")
+    return widget
+
+
+def modify_widget(db: Database, user: User, widget_id: int,
+                  change: Callable[[Widget], dict[str, Any] | None]) -> Widget:
+    """Read-modify-write one widget under a row lock (`SELECT ... FOR UPDATE`).
+
+    Concurrent edits of one widget run one after another, each computed from the row as
+    the previous one left it: the last write wins and a row is always one complete,
+    consistent version. `change(current)` returns the columns to set (None or {}: keep
+    the row as it is); it runs while the lock is held, so it must be quick and must not
+    use the database.
+    """
+    with db.connection() as conn, conn.cursor(row_factory=class_row(Widget)) as cur:
+        cur.execute(
+            f"SELECT {_WIDGET_COLUMNS} FROM widgets WHERE id = %s AND user_id = %s FOR UPDATE",
+            [widget_id, user.id],
+        )
+        current = cur.fetchone()
+        if current is None:
+            raise NotFound(f"Widget {widget_id} was not found on your dashboard.")
+        changes = change(current)
+        if not changes:
+            return current
+        assignments, values = _prepared(changes)
+        cur.execute(
+            f"UPDATE widgets SET {assignments}, updated_at = NOW() "
+            f"WHERE id = %s AND user_id = %s RETURNING {_WIDGET_COLUMNS}",
+            [*values, widget_id, user.id],
+        )
+        widget = cur.fetchone()
+    assert widget is not None
     return widget
 
 
