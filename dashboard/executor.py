@@ -39,7 +39,7 @@ from dashboard.sqlguard import guard
 FIRST_BATCH = 50
 MAX_BATCH = 2000
 MAX_RESULT_BYTES = 64 * 1024 * 1024  # wire bytes kept for one result; beyond: truncated
-LOCK_TIMEOUT_MS = 5000
+LOCK_TIMEOUT_MS = 5000  # capped at 3/4 of the query timeout so lock waits get their own message
 MIN_IDLE_TIMEOUT_MS = 30_000
 
 # Built-in types whose values are small and fixed-size: not counted towards the byte budget.
@@ -150,16 +150,27 @@ def _execute(conn: psycopg.Connection, sql_text: str, max_rows: int, timeout_ms:
         " set_config('idle_in_transaction_session_timeout', %s, true),"
         " set_config('search_path', %s, true),"
         " set_config('standard_conforming_strings', 'on', true)",
-        [str(timeout_ms), str(min(LOCK_TIMEOUT_MS, timeout_ms)),
+        [str(timeout_ms), str(min(LOCK_TIMEOUT_MS, max(1, timeout_ms * 3 // 4))),
          str(max(MIN_IDLE_TIMEOUT_MS, 2 * timeout_ms)), search_path],
         prepare=False,
     )
-    cursor = conn.cursor(name=f"promptboard_{uuid.uuid4().hex[:16]}")
-    cursor.execute(sql_text)
-    description = cursor.description or []
+    with conn.cursor(name=f"promptboard_{uuid.uuid4().hex[:16]}") as cursor:
+        cursor.execute(sql_text)
+        description = cursor.description or []
+        rows, truncated = _fetch(conn, cursor, description, max_rows, deadline, timeout_ms)
+        columns = tuple(ResultColumn(col.name, name)
+                        for col, name in zip(description, _type_names(conn, description),
+                                             strict=True))
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    return QueryResult(columns, rows, len(rows), truncated, round(elapsed_ms, 3))
+
+
+def _fetch(conn: psycopg.Connection, cursor: psycopg.ServerCursor, description: list[Any],
+           max_rows: int, deadline: float, timeout_ms: int) -> tuple[list[tuple], bool]:
+    """Up to max_rows rows in adaptive batches, within the deadline and the byte budget."""
     wide = [i for i, col in enumerate(description) if col.type_code not in _FIXED_SIZE_OIDS]
     rows: list[tuple] = []
-    size, batch, first, truncated = 0, FIRST_BATCH, True, False
+    size, batch, first = 0, FIRST_BATCH, True
     while len(rows) <= max_rows:
         remaining_ms = int((deadline - time.perf_counter()) * 1000)
         if remaining_ms <= 0:
@@ -174,25 +185,23 @@ def _execute(conn: psycopg.Connection, sql_text: str, max_rows: int, timeout_ms:
         rows.extend(chunk)
         size += _wire_bytes(cursor.pgresult, wide)
         if size > MAX_RESULT_BYTES:
-            truncated = True
-            break
+            return rows[:max_rows], True
         average = max(size / len(rows), 1)
         batch = max(1, min(MAX_BATCH, int((MAX_RESULT_BYTES - size) / average)))
     if len(rows) > max_rows:
-        truncated = True
-        del rows[max_rows:]
-    columns = tuple(ResultColumn(col.name, name)
-                    for col, name in zip(description, _type_names(conn, description),
-                                         strict=True))
-    cursor.close()
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    return QueryResult(columns, rows, len(rows), truncated, round(elapsed_ms, 3))
+        return rows[:max_rows], True
+    return rows, False
 
 
 def _wire_bytes(result: pq.abc.PGresult | None, columns: list[int]) -> int:
     if result is None or not columns:
         return 0
-    return sum(result.get_length(r, c) for r in range(result.ntuples) for c in columns)
+    total = 0
+    for r in range(result.ntuples):
+        for c in columns:
+            value = result.get_value(r, c)  # wire bytes of one field (a short-lived copy)
+            total += len(value) if value is not None else 0
+    return total
 
 
 _type_cache: dict[int, str] = {}

@@ -206,6 +206,10 @@ def _token_rules(tokens: list[Token]) -> str | None:
         name = token.value if token.kind in ("word", "qident") else None
         if name is None:
             continue
+        if name == "pg_catalog" and [t.text for t in tokens[i + 1 : i + 2]] == ["."] and [
+            t.text for t in tokens[i + 3 : i + 4]
+        ] == ["("]:
+            continue  # pg_catalog.func(...): the function name decides (next tokens)
         call = i + 1 < len(tokens) and tokens[i + 1].text == "("
         if call and (sqlrules.is_known_dangerous(name) or name.startswith("pg_")):
             return sqlrules.explain_function(name)
@@ -489,13 +493,15 @@ def _walk(root: exp.Expr) -> Iterator[exp.Expr]:
     while stack:
         node = stack.pop()
         yield node
+        children: list[exp.Expr] = []
         for key, value in node.args.items():
             if key.startswith("_"):  # sqlglot's own annotations (inferred types), not SQL
                 continue
             if isinstance(value, exp.Expr):
-                stack.append(value)
+                children.append(value)
             elif isinstance(value, list):
-                stack.extend(v for v in value if isinstance(v, exp.Expr))
+                children.extend(v for v in value if isinstance(v, exp.Expr))
+        stack.extend(reversed(children))  # pre-order, in the order the SQL reads
 
 
 @dataclass

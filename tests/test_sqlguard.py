@@ -1,0 +1,302 @@
+"""The SQL guard: corpora, reasons, scoping, lexer fidelity and the check-sql CLI.
+
+No database here: the guard is pure. Executing the safe corpus on the demo data is in
+test_executor.py; the database-side defence is in test_reader_role_defense.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pglast
+import pytest
+from sqlguard_corpus import DEMO_TABLES, SAFE, UNSAFE
+
+from dashboard import sqlguard, sqlrules
+from dashboard.config import PROJECT_DIR
+from dashboard.errors import UnsafeQuery
+from dashboard.sqlguard import Verdict, check_sql, guard
+from dashboard.sqllex import LexError, scan
+
+
+def check(sql: str, tables=DEMO_TABLES) -> Verdict:
+    return check_sql(sql, allowed_tables=tables)
+
+
+# -- corpora -------------------------------------------------------------------------------
+@pytest.mark.parametrize("entry", SAFE, ids=str)
+def test_safe_corpus_is_accepted(entry):
+    verdict = check(entry.sql)
+    assert verdict.ok, verdict.reason
+    assert verdict.reason is None
+    assert verdict.sql and ";" not in verdict.sql.rstrip()[-1:]
+
+
+@pytest.mark.parametrize("entry", [e for e in UNSAFE if not e.resource_exhaustion], ids=str)
+def test_unsafe_corpus_is_refused(entry):
+    verdict = check(entry.sql)
+    assert not verdict.ok
+    assert verdict.reason and verdict.sql is None
+
+
+@pytest.mark.parametrize("entry", [e for e in UNSAFE if not e.resource_exhaustion
+                                   and "--any-table allows" not in e.why], ids=str)
+def test_unsafe_corpus_is_refused_with_any_table(entry):
+    assert not check_sql(entry.sql, allowed_tables=None).ok
+
+
+@pytest.mark.parametrize("pg_parser", [True, False], ids=["all-layers", "without-pglast"])
+def test_layers_without_postgres_parser_still_hold(monkeypatch, pg_parser):
+    """The lexer and sqlglot layers alone refuse every unsafe entry and accept every safe one."""
+    monkeypatch.setattr(sqlguard, "PG_PARSER_AVAILABLE", pg_parser)
+    accepted_unsafe = [str(e) for e in UNSAFE if not e.resource_exhaustion and check(e.sql).ok]
+    refused_safe = [str(e) for e in SAFE if not check(e.sql).ok]
+    assert accepted_unsafe == []
+    assert refused_safe == []
+
+
+def test_postgres_parser_layer_is_installed():
+    assert sqlguard.PG_PARSER_AVAILABLE, "pglast is in requirements.txt; the guard expects it"
+
+
+# -- verdicts and reasons ------------------------------------------------------------------
+def test_verdict_lists_tables_columns_and_clean_sql():
+    verdict = check("/* top */ SELECT o.region, count(*) -- n\nFROM orders o "
+                    "JOIN demo.customers c ON c.id = o.customer_id GROUP BY 1;  ;")
+    assert verdict.ok
+    assert verdict.tables == ("demo.orders", "demo.customers")
+    assert set(verdict.columns) >= {"o.region", "c.id", "o.customer_id"}
+    assert verdict.sql == "SELECT o.region, count(*)  \nFROM orders o JOIN demo.customers c " \
+        "ON c.id = o.customer_id GROUP BY 1"
+
+
+def test_verdict_is_frozen():
+    verdict = check("SELECT 1")
+    with pytest.raises(AttributeError):
+        verdict.ok = False  # type: ignore[misc]
+
+
+def test_guard_raises_unsafe_query_with_the_reason():
+    with pytest.raises(UnsafeQuery) as caught:
+        guard("DELETE FROM widgets", allowed_tables=DEMO_TABLES)
+    assert "deletes rows" in caught.value.message
+    assert guard("SELECT 1", allowed_tables=DEMO_TABLES).ok
+
+
+@pytest.mark.parametrize(("sql", "words"), [
+    ("DELETE FROM orders", ["Only SELECT", "deletes rows"]),
+    ("UPDATE orders SET status = 'x'", ["Only SELECT", "changes rows"]),
+    ("WITH d AS (DELETE FROM orders RETURNING 1) SELECT * FROM d", ["deletes rows"]),
+    ("SELECT pg_sleep(1)", ["pg_sleep()", "pauses"]),
+    ("SELECT pg_catalog.set_config('role', 'x', true)", ["set_config()", "settings"]),
+    ('SELECT "nextval"(\'s\')', ["nextval()", "sequence"]),
+    ("SELECT lo_import('/etc/passwd')", ["lo_import()", "large objects"]),
+    ("SELECT query_to_xml('select 1', true, false, '')", ["query_to_xml()", "hidden inside"]),
+    ("SELECT my_func(1)", ["my_func()", "not on the list"]),
+    ("SELECT * FROM widgets", ["widgets", "app's own data"]),
+    ("SELECT * FROM public.users", ["public.users", "app's own data"]),
+    ("SELECT * FROM sales.secret", ["sales.secret", "not available", "customers, order_items"]),
+    ("SELECT * FROM information_schema.tables", ["information_schema", "system catalog"]),
+    ("SELECT * FROM orders FOR UPDATE", ["FOR UPDATE", "never block"]),
+    ("SELECT * INTO t FROM orders", ["INTO creates a table"]),
+    ("SELECT 1; SELECT 2", ["one statement", "2 statements"]),
+    ("", ["empty"]),
+    ("SELECT 'x", ["not closed"]),
+    ("SELECT x::regclass FROM orders", ["regclass"]),
+    ("SET statement_timeout = 0", ["SET statement", "session settings"]),
+    ("EXPLAIN ANALYZE SELECT 1", ["EXPLAIN"]),
+    ("SELECT FROM WHERE", ["PostgreSQL cannot parse", "syntax error"]),
+])
+def test_reasons_are_written_for_an_analyst(sql, words):
+    verdict = check(sql)
+    assert not verdict.ok
+    for word in words:
+        assert word in verdict.reason
+    assert "Traceback" not in verdict.reason
+
+
+def test_any_table_mode_still_refuses_app_and_system_tables():
+    for sql in ["SELECT * FROM users", "SELECT * FROM demo.widgets", "SELECT * FROM pg_class",
+                "SELECT * FROM pg_catalog.pg_roles", "SELECT * FROM app_secrets",
+                "SELECT * FROM schema_migrations", "SELECT * FROM information_schema.columns"]:
+        assert not check_sql(sql, allowed_tables=None).ok, sql
+    verdict = check_sql("SELECT * FROM anything a JOIN other.thing t ON true",
+                        allowed_tables=None)
+    assert verdict.ok
+    assert verdict.tables == ("demo.anything", "other.thing")
+
+
+def test_unqualified_names_resolve_through_schemas_in_order():
+    tables = {"sales.orders", "demo.orders", "demo.customers"}
+    verdict = check_sql("SELECT * FROM orders, customers", allowed_tables=tables,
+                        schemas=("sales", "demo"))
+    assert verdict.tables == ("sales.orders", "demo.customers")
+    assert not check_sql("SELECT * FROM products", allowed_tables=tables,
+                         schemas=("sales", "demo")).ok
+
+
+@pytest.mark.parametrize(("sql", "ok"), [
+    ("WITH w AS (SELECT 1 AS x) SELECT * FROM w", True),
+    ("WITH a AS (SELECT 1 AS x), b AS (SELECT * FROM a) SELECT * FROM b", True),
+    # a later CTE is not visible from an earlier one without RECURSIVE: that is a table
+    ("WITH a AS (SELECT * FROM b), b AS (SELECT 1 AS x) SELECT * FROM a", False),
+    ("WITH RECURSIVE a AS (SELECT * FROM b), b AS (SELECT 1 AS x) SELECT * FROM a", True),
+    ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) "
+     "SELECT * FROM r", True),
+    # the CTE name does not leak out of its subquery
+    ("SELECT * FROM (WITH w AS (SELECT 1 AS x) SELECT * FROM w) s, w", False),
+    # a CTE named like an app table is only a CTE where it is visible
+    ("WITH widgets AS (SELECT 1 AS id) SELECT * FROM widgets", True),
+    ("WITH widgets AS (SELECT 1 AS id) SELECT * FROM public.widgets", False),
+    ("WITH x AS (SELECT 1) SELECT * FROM (SELECT * FROM widgets) w", False),
+])
+def test_cte_scoping_follows_postgres(sql, ok):
+    assert check(sql).ok is ok
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT count(*) FROM generate_series(1, 100000000)",
+    "SELECT * FROM generate_series(date '2000-01-01', date '2100-01-01', interval '1 minute')",
+    "SELECT generate_series(-1, -50000000, -1)",
+])
+def test_generate_series_with_huge_constant_bounds_is_refused(sql):
+    verdict = check(sql)
+    assert not verdict.ok
+    assert "generate_series" in verdict.reason and "10,000,000" in verdict.reason
+
+
+def test_generate_series_with_modest_or_dynamic_bounds_is_accepted():
+    assert check("SELECT * FROM generate_series(1, 1000)").ok
+    assert check("SELECT g FROM orders o, generate_series(1, o.id) g").ok
+    assert check("SELECT * FROM generate_series(date '2024-01-01', date '2024-12-31', "
+                 "interval '1 day')").ok
+
+
+def test_guard_never_raises_on_odd_input():
+    odd = ["\x00", "SELECT '\ud800'", "(" * 500 + "1" + ")" * 500, "SELECT " + "+1" * 30000,
+           "SELECT 1" + " " * 200_000, "/*", "$$", "U&'\\", 'U&"\\0000"', "E'\\400'",
+           "SELECT 1 /* a */ /* b", None, 42]
+    for text in odd:
+        verdict = check_sql(text, allowed_tables=DEMO_TABLES)  # type: ignore[arg-type]
+        assert verdict.ok is False
+        assert isinstance(verdict.reason, str) and verdict.reason
+
+
+def test_function_allowlist_is_by_family_and_excludes_dangerous_names():
+    assert sqlrules.function_family("date_trunc") == "date/time"
+    assert sqlrules.function_family("percentile_cont") == "aggregate"
+    assert sqlrules.function_family("jsonb_agg") == "aggregate"
+    assert sqlrules.function_family("date") == "type conversion"
+    dangerous = ["pg_sleep", "pg_sleep_for", "set_config", "current_setting", "nextval",
+                 "setval", "currval", "lastval", "txid_current", "pg_current_xact_id",
+                 "pg_advisory_lock", "pg_try_advisory_xact_lock", "lo_import", "lo_export",
+                 "dblink", "dblink_exec", "query_to_xml", "table_to_xml", "cursor_to_xml",
+                 "ts_stat", "ts_rewrite", "pg_read_file", "pg_ls_dir", "pg_terminate_backend",
+                 "pg_cancel_backend", "pg_notify", "setseed", "xpath", "version"]
+    for name in dangerous:
+        assert sqlrules.function_family(name) is None, name
+        assert name in sqlrules.explain_function(name)
+
+
+def test_sqlglot_layer_records_function_names_for_known_function_classes():
+    """string_agg becomes a GroupConcat node; the guard still checks it as string_agg."""
+    import sqlglot
+
+    tree = sqlglot.parse("SELECT string_agg(a, ','), pg_catalog.pg_sleep(1) FROM t",
+                         read=sqlguard._GuardDialect)[0]
+    names = {n.meta.get("pg_name") for n in sqlguard._walk(tree)} - {None}
+    assert {"string_agg", "pg_sleep"} <= names
+
+
+# -- the lexer agrees with PostgreSQL's scanner --------------------------------------------
+@pytest.mark.parametrize(("sql", "statements"), [
+    ("SELECT 1; SELECT 2", 2),
+    ("SELECT ';'", 1),
+    ("SELECT $$;$$", 1),
+    ("SELECT $a$ $b$ ; $a$", 1),
+    ("SELECT 1 AS x$$; SELECT 2; -- $$", 2),
+    ("SELECT '\\'; SELECT 2; --'", 2),
+    ("SELECT E'\\''; SELECT 2; --'", 2),
+    ("SELECT 1 /* /* ; */ ; */", 1),
+    ("SELECT 1 -- ;\n; SELECT 2", 2),
+    ('SELECT ";" FROM t', 1),
+    ("SELECT U&'\\0041;' UESCAPE '!'", 1),
+    ("SELECT 'a'\n'b;'", 1),
+    (";;SELECT 1;;", 1),
+])
+def test_statement_split_matches_postgres(sql, statements):
+    ours = len(scan(sql).statements)
+    theirs = len(pglast.parser.split(sql, with_parser=False))
+    assert ours == theirs == statements
+
+
+def test_lexer_decodes_like_postgres():
+    tokens = scan("SELECT E'\\x41\\101\\u0042', U&'\\0043' , U&\"!0064\" UESCAPE '!', "
+                  "$t$e$t$, 'f''g', \"H\"\"i\", JKL").statements[0].tokens
+    values = [t.value for t in tokens if t.kind in ("string", "qident", "word")]
+    assert values == ["select", "AAB", "C", "d", "e", "f'g", 'H"i', "jkl"]
+
+
+@pytest.mark.parametrize("sql", ["SELECT 'x", "SELECT $a$ x", "SELECT /* x", 'SELECT "x',
+                                 "SELECT 1a", "SELECT `x`", "SELECT E'\\u12'", 'SELECT ""'])
+def test_lexer_refuses_what_postgres_refuses(sql):
+    with pytest.raises(LexError):
+        scan(sql)
+    with pytest.raises(pglast.parser.ParseError):
+        pglast.parser.parse_sql(sql)
+
+
+@pytest.mark.parametrize("sql", ["SELECT $1", "SELECT B'012'", "SELECT X'G1'", "\\! id"])
+def test_lexer_refuses_parameters_bad_bit_strings_and_psql_commands(sql):
+    with pytest.raises(LexError):
+        scan(sql)
+
+
+def test_identifiers_fold_and_truncate_like_postgres():
+    long = "a" * 70
+    word = scan(f"SELECT {long.upper()}").statements[0].tokens[1]
+    assert word.value == "a" * 63
+
+
+# -- CLI ------------------------------------------------------------------------------------
+def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+           "HOME": "/nonexistent"}
+    return subprocess.run([sys.executable, "-m", "dashboard", *args], input=stdin,
+                          capture_output=True, text=True, cwd=PROJECT_DIR, env=env, timeout=120)
+
+
+def test_check_sql_jsonl_answers_every_line_in_order_without_a_database():
+    lines = [json.dumps({"sql": e.sql}) for e in SAFE[:5]]
+    lines += [json.dumps({"sql": "DELETE FROM widgets"}), "not json", "", "[1]",
+              json.dumps({"sql": None}), json.dumps({"sql": "SELECT 1; SELECT 2"}),
+              '{"sql": "SELECT \\ud800"}', json.dumps({"sql": "SELECT * FROM users"})]
+    done = _cli("check-sql", "--any-table", "--jsonl", stdin="\n".join(lines) + "\n")
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(answers) == len(lines)
+    assert [a["ok"] for a in answers] == [True] * 5 + [False] * 8
+    assert all(set(a) == {"ok", "reason"} for a in answers)
+    assert all(a["reason"] is None for a in answers[:5])
+    assert "Traceback" not in done.stderr
+
+
+def test_check_sql_with_tables_list():
+    lines = [json.dumps({"sql": "SELECT * FROM orders"}),
+             json.dumps({"sql": "SELECT * FROM customers"})]
+    done = _cli("check-sql", "--tables", "orders", "--jsonl", stdin="\n".join(lines))
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [a["ok"] for a in answers] == [True, False]
+    assert "customers" in answers[1]["reason"]
+
+
+def test_check_sql_single_statement_mode():
+    done = _cli("check-sql", "--tables", "demo.orders", "SELECT count(*) FROM orders -- n")
+    assert done.returncode == 0
+    assert "demo.orders" in done.stdout and "SELECT count(*) FROM orders" in done.stdout
+    refused = _cli("check-sql", "--any-table", stdin="SELECT pg_sleep(10)")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: The function pg_sleep()")
+    assert "Traceback" not in refused.stderr
