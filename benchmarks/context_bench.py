@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard.catalog import Catalog, Column, ForeignKey, Table, build_context  # noqa: E402
+from dashboard.catalog import Catalog, Column, ForeignKey, Table, build_context
 
 DOMAINS = ["sales", "billing", "hr", "inventory", "marketing", "support", "logistics",
            "finance", "crm", "web", "payments", "catalog", "warehouse", "shipping", "audit"]
