@@ -152,6 +152,19 @@ def test_gives_up_after_two_retries_with_the_last_error(db: Database, user: User
     assert "users" in caught.value.message  # the last error is the one shown
 
 
+def test_refused_sql_never_reaches_postgresql(db: Database, user: User) -> None:
+    generator = scripted("SELECT 1; CREATE TABLE demo.pwned (x int)",
+                         "WITH x AS (INSERT INTO demo.customers (id) VALUES (-1) RETURNING id) "
+                         "SELECT * FROM x",
+                         "SELECT set_config('default_transaction_read_only', 'off', false)")
+    with pytest.raises(GenerationFailed):
+        service.preview(db, user, "anything", generator=generator)
+    with db.reader_connection() as conn:
+        assert conn.execute("SELECT to_regclass('demo.pwned')").fetchone()[0] is None
+        assert conn.execute("SELECT count(*) FROM demo.customers WHERE id = -1"
+                            ).fetchone()[0] == 0
+
+
 def test_a_non_retryable_generator_error_stops_at_once(db: Database, user: User) -> None:
     generator = scripted(GenerationFailed("I could not find a column for 'margin'."))
     with pytest.raises(GenerationFailed, match="margin"):
@@ -371,9 +384,11 @@ def test_csv_export_escapes_formula_cells(db: Database, user: User) -> None:
                        ""]
 
 
-def test_the_seed_widget_is_static(db: Database) -> None:
-    seed_user = store.get_or_create_user(db, "testuser")
-    seed = next(w for w in service.list_widgets(db, seed_user) if w.sql_query is None)
+def test_a_widget_without_sql_is_static(db: Database) -> None:
+    # Exactly the seed widget's row (migration 001), on a user of this test's own.
+    seed_user = new_user(db, "seed")
+    seed = store.create_widget(db, seed_user, prompt="Summarize the provided data.",
+                               sql_query=None, content='{"chart": "line", "data": [1, 2, 3]}')
     for action in (lambda: service.refresh(db, seed_user, seed.id),
                    lambda: service.edit_sql(db, seed_user, seed.id, BY_REGION),
                    lambda: service.accept_proposal(db, seed_user, seed.id, BY_REGION)):
