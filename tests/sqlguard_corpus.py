@@ -38,3 +38,19 @@ def load(name: str) -> list[Entry]:
 
 SAFE = load("safe_sql.txt") + load("extra_safe_sql.txt")
 UNSAFE = load("unsafe_sql.txt") + load("extra_unsafe_sql.txt")
+
+
+def database_fingerprint(db) -> tuple:
+    """What a successful write would change: app rows, demo rows, temp tables, locks."""
+    with db.connection() as conn:
+        state = conn.execute(
+            "SELECT (SELECT count(*) FROM widgets), (SELECT count(*) FROM users), "
+            "(SELECT md5(string_agg(username, ',' ORDER BY id)) FROM users), "
+            "(SELECT count(*) FROM demo.orders), "
+            "(SELECT count(*) FROM demo.orders WHERE status = 'cancelled'), "
+            "(SELECT count(*) FROM pg_class WHERE relpersistence = 't'), "
+            "(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'), "
+            "(SELECT count(*) FROM pg_class WHERE relname IN ('loot', 'scratch'))"
+        ).fetchone()
+        conn.rollback()
+    return state
