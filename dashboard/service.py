@@ -144,7 +144,19 @@ def _check_prompt(prompt: str) -> str:
         raise InvalidInput("Type a question about your data first.")
     if len(prompt) > store.MAX_PROMPT_CHARS:
         raise InvalidInput(f"A prompt has at most {store.MAX_PROMPT_CHARS} characters.")
+    if "\x00" in prompt or _unencodable(prompt):
+        # Refused before generation: neither PostgreSQL nor an HTTP client can carry them.
+        raise InvalidInput("The prompt holds a NUL or broken character (invalid UTF-8); "
+                           "please retype it.")
     return prompt
+
+
+def _unencodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _check_chart(chart: str | None) -> str | None:
