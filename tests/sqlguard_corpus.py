@@ -49,7 +49,8 @@ def database_fingerprint(db) -> tuple:
             "(SELECT count(*) FROM demo.orders), "
             "(SELECT count(*) FROM demo.orders WHERE status = 'cancelled'), "
             "(SELECT count(*) FROM pg_class WHERE relpersistence = 't'), "
-            "(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'), "
+            "(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())), "
             "(SELECT count(*) FROM pg_class WHERE relname IN ('loot', 'scratch'))"
         ).fetchone()
         conn.rollback()
