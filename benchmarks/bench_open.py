@@ -11,7 +11,10 @@ grows linearly. Goal: ratio under 1.5 and under 2 ms per widget beyond drawing.
 
 from __future__ import annotations
 
+import gc
 import time
+from collections.abc import Callable
+from typing import Any
 
 from benchmarks.bench_pipeline import draw
 from benchmarks.bench_util import (
@@ -64,13 +67,17 @@ def from_memory(specs: list[charts.ChartSpec]) -> int:
     return len(specs)
 
 
-def _median_s(call, repeats: int) -> float:
-    times = []
+def _alternate(app: Callable[[], Any], floor: Callable[[], Any],
+               repeats: int) -> tuple[float, float]:
+    """Median seconds of each, run turn about (same conditions), a collection before each."""
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeats):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return median(times)
+        for call, bucket in ((app, times[0]), (floor, times[1])):
+            gc.collect()
+            started = time.perf_counter()
+            call()
+            bucket.append(time.perf_counter() - started)
+    return median(times[0]), median(times[1])
 
 
 def _fit(points: list[tuple[int, float]]) -> tuple[float, float, float]:
@@ -97,9 +104,9 @@ def run(ctx: BenchContext) -> Result:
         fill(db, user, specs, size)
         in_memory = [charts.parse_content(w.content) for w in service.list_widgets(db, user)]
         open_dashboard(db, user)  # warm-up
-        repeats = 3 if size >= 500 or ctx.quick else 5
-        app_s = _median_s(lambda user=user: open_dashboard(db, user), repeats)
-        floor_s = _median_s(lambda specs=in_memory: from_memory(specs), repeats)
+        app_s, floor_s = _alternate(lambda user=user: open_dashboard(db, user),
+                                    lambda specs=in_memory: from_memory(specs),
+                                    3 if ctx.quick else 5)
         measured.append({"widgets": size, "app_ms": ms(app_s), "floor_ms": ms(floor_s),
                          "ratio": app_s / floor_s,
                          "beyond_ms_per_widget": ms(app_s - floor_s) / size,
