@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -124,13 +125,18 @@ def _execute(db: Database, guarded_sql: str) -> QueryResult:
 
 
 def _run_checked(db: Database, sql: str, timings: dict[str, int] | None = None,
-                 *, catalog: Catalog | None = None) -> tuple[str, QueryResult]:
+                 *, catalog: Catalog | None = None,
+                 on_step: Callable[[str], None] | None = None) -> tuple[str, QueryResult]:
     """Guard then execute; the only path by which any SQL reaches PostgreSQL here."""
     if not sql or not sql.strip():
         raise InvalidInput("Enter a SQL query.")
     started = time.monotonic()
+    if on_step:
+        on_step("guard")
     checked = _guard(catalog or get_catalog(db), sql)
     guarded_at = time.monotonic()
+    if on_step:
+        on_step("execute")
     result = _execute(db, checked)
     if timings is not None:
         timings["guard"] = timings.get("guard", 0) + round((guarded_at - started) * 1000)
@@ -216,6 +222,12 @@ class _Attempts:
     attempts: int = 0
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    on_step: Callable[[str], None] | None = None
+
+    def step(self, name: str) -> None:
+        """Tell the caller (the page's progress steps) which stage starts now."""
+        if self.on_step is not None:
+            self.on_step(name)
 
     def add_tokens(self, draft: Draft) -> None:
         if draft.prompt_tokens is not None:
@@ -226,13 +238,17 @@ class _Attempts:
 
 def _generate_and_run(db: Database, generator: Generator, question: str, *,
                       previous: Draft | None, feedback: str | None, book: _Attempts,
-                      deadline: float) -> tuple[Draft, str, QueryResult]:
+                      deadline: float, previous_prompt: str | None = None,
+                      ) -> tuple[Draft, str, QueryResult]:
     """Generate, guard and execute with self-correction: at most MAX_RETRIES retries,
     all before `deadline` (monotonic). Only SQL the guard accepted ever runs."""
     settings = db.settings
     started = time.monotonic()
+    book.step("context")
     catalog = get_catalog(db)
-    context = build_context(catalog, question, token_budget=settings.context_tokens,
+    # A follow-up ("only Europe") needs the tables of the question it refines.
+    topic = f"{previous_prompt} {question}" if previous_prompt else question
+    context = build_context(catalog, topic, token_budget=settings.context_tokens,
                             send_samples=settings.send_sample_values)
     book.timings["context"] = _ms(started)
     last_error: str | None = None
@@ -243,6 +259,7 @@ def _generate_and_run(db: Database, generator: Generator, question: str, *,
                 raise _deadline_error(settings, last_error)
             book.attempts += 1
             started = time.monotonic()
+            book.step("generate")
             try:
                 draft = generator.generate(question, context, feedback=feedback,
                                            previous=previous)
@@ -266,7 +283,8 @@ def _generate_and_run(db: Database, generator: Generator, question: str, *,
             book.timings["generate"] = book.timings.get("generate", 0) + _ms(started)
             book.add_tokens(draft)
             try:
-                checked, result = _run_checked(db, draft.sql, book.timings, catalog=catalog)
+                checked, result = _run_checked(db, draft.sql, book.timings, catalog=catalog,
+                                               on_step=book.on_step)
             except (UnsafeQuery, QueryFailed, QueryTimeout) as exc:
                 last_error = exc.message
                 book.errors.append(exc.message)
@@ -296,10 +314,12 @@ def _generation_record(generator: Generator, book: _Attempts, started: float) ->
 
 
 def preview(db: Database, user: User, prompt: str, *, previous: Preview | None = None,
-            chart: str | None = None, generator: Generator | None = None) -> Preview:
+            chart: str | None = None, generator: Generator | None = None,
+            on_step: Callable[[str], None] | None = None) -> Preview:
     """Turn a prompt into a validated, executed query and a chart spec, without saving.
 
-    `previous` refines an earlier preview ("now by week"); `chart` forces a chart type.
+    `previous` refines an earlier preview ("now by week"); `chart` forces a chart type;
+    `on_step` hears each stage (context, generate, guard, execute, chart) as it starts.
     Raises GenerationFailed (with the last error) when no attempt produced a working query.
     """
     del user  # previews touch no user data; kept for a uniform, auditable signature
@@ -307,16 +327,18 @@ def preview(db: Database, user: User, prompt: str, *, previous: Preview | None =
     question = _check_prompt(prompt)
     chart = _check_chart(chart)
     generator = generator or _default_generator(db.settings)
-    book = _Attempts()
+    book = _Attempts(on_step=on_step)
     draft, checked, result = _generate_and_run(
         db, generator, question, previous=previous.draft if previous else None,
-        feedback=None, book=book, deadline=started + db.settings.ask_deadline_s)
+        feedback=None, book=book, deadline=started + db.settings.ask_deadline_s,
+        previous_prompt=previous.prompt if previous else None)
     saved_prompt = question
     if previous is not None:
         combined = f"{previous.prompt}; {question}"
         saved_prompt = combined if len(combined) <= store.MAX_PROMPT_CHARS else question
     title = draft.title.strip() or _default_title(saved_prompt)
     chart_started = time.monotonic()
+    book.step("chart")
     # Chart choice: the caller's, the generator's, a chart word in this prompt, the
     # chart the refined draft asked for, else inferred from the result.
     wanted = chart or draft.chart or requested_chart(question)
@@ -339,6 +361,38 @@ def preview(db: Database, user: User, prompt: str, *, previous: Preview | None =
                    note=" ".join(n for n in notes if n) or None, draft=draft)
 
 
+def preview_sql(db: Database, user: User, draft: Preview, sql: str) -> Preview:
+    """The same draft with the analyst's own SQL: guarded and run like any query."""
+    del user
+    timings: dict[str, int] = {}
+    checked, result = _run_checked(db, sql, timings)
+    wanted = draft.generation.get("chart_requested")
+    spec = _spec(result, wanted, draft.title, draft.prompt)
+    generation = {**draft.generation, "sql_source": "edited", "timings_ms": timings}
+    return replace(draft, sql=checked, result=result, spec=spec, generation=generation,
+                   note=_spec_note(spec), explanation="Your own SQL (edited by hand).")
+
+
+def with_chart(draft: Preview, chart: str) -> Preview:
+    """The same draft drawn as another chart type (from its full result, no re-run)."""
+    wanted = _check_chart(chart)
+    spec = _spec(draft.result, wanted, draft.title, draft.prompt)
+    return replace(draft, spec=spec, note=_spec_note(spec),
+                   generation={**draft.generation, "chart_requested": wanted})
+
+
+def offline_generator(db: Database) -> Generator:
+    """The built-in planner, whatever GENERATOR says (one-click example prompts)."""
+    return _offline(db.settings)
+
+
+@lru_cache(maxsize=8)
+def _offline(settings: Settings) -> Generator:
+    from dashboard.generators.offline import OfflineGenerator
+
+    return OfflineGenerator(settings)
+
+
 # ----------------------------------------------------------------------------- lifecycle
 
 
@@ -347,10 +401,11 @@ def _content(spec: charts.ChartSpec) -> str:
     return spec.to_json()  # validates, and caps the size
 
 
-def create(db: Database, user: User, draft: Preview | str) -> Widget:
+def create(db: Database, user: User, draft: Preview | str, *,
+           generator: Generator | None = None) -> Widget:
     """Save a preview (or preview a prompt first) as a new widget, in one INSERT."""
     if isinstance(draft, str):
-        draft = preview(db, user, draft)
+        draft = preview(db, user, draft, generator=generator)
     started = time.monotonic()
     content = _content(draft.spec)  # everything is computed before the single INSERT
     generation = {**draft.generation, "saved_at": _now()}
