@@ -14,6 +14,7 @@ from dashboard.db import Database
 _TIME_TYPES = ("timestamp", "date")
 _TEXT_TYPES = ("text", "character varying", "character", "varchar")
 _NUMERIC_TYPES = ("numeric", "integer", "bigint", "smallint", "real", "double precision")
+_WORKFLOW = re.compile(r"status|state|flag|type", re.IGNORECASE)
 _METRIC = re.compile(r"\b([A-Z][a-z]+(?: [a-z]+){0,3}) = ", re.MULTILINE)
 
 
@@ -26,9 +27,11 @@ def _time_column(table: Table) -> Column | None:
 
 
 def _category_columns(table: Table) -> list[Column]:
-    """Low-cardinality text columns (the good bar-chart dimensions)."""
-    return [c for c in table.columns if c.type.startswith(_TEXT_TYPES) and c.samples
-            and (c.distinct_estimate is None or c.distinct_estimate <= 30)]
+    """Low-cardinality text columns (the good bar-chart dimensions); workflow columns
+    such as status come last: "revenue by region" tells more than "revenue by status"."""
+    found = [c for c in table.columns if c.type.startswith(_TEXT_TYPES) and c.samples
+             and (c.distinct_estimate is None or c.distinct_estimate <= 30)]
+    return sorted(found, key=lambda c: bool(_WORKFLOW.search(c.name)))
 
 
 def _latest_year(column: Column) -> str | None:
@@ -36,13 +39,15 @@ def _latest_year(column: Column) -> str | None:
     return match.group(1) if match else None
 
 
-def _metrics(catalog: Catalog) -> list[str]:
-    """Named metrics defined in comments, e.g. "Revenue = sum(...)" -> "revenue"."""
+def _metrics(catalog: Catalog, fact: Table | None) -> list[str]:
+    """Named metrics defined in comments, e.g. "Revenue = sum(...)" -> "revenue"; the
+    fact table's own definitions first, plain counts left out (examples cover those)."""
+    tables = ([fact] if fact else []) + [t for t in catalog.tables if t is not fact]
     names: list[str] = []
-    for table in catalog.tables:
+    for table in tables:
         for match in _METRIC.finditer(table.comment or ""):
             name = match.group(1).lower()
-            if name not in names:
+            if name not in names and not name.endswith("count"):
                 names.append(name)
     return names
 
@@ -52,7 +57,7 @@ def prompts_for(catalog: Catalog, limit: int = 5) -> list[str]:
     facts = sorted((t for t in catalog.tables if _time_column(t)),
                    key=lambda t: t.row_estimate, reverse=True)
     prompts: list[str] = []
-    metrics = _metrics(catalog)
+    metrics = _metrics(catalog, facts[0] if facts else None)
     if facts:
         fact = facts[0]
         time = _time_column(fact)
@@ -66,7 +71,8 @@ def prompts_for(catalog: Catalog, limit: int = 5) -> list[str]:
                 prompts.append(f"{metric.capitalize()} by {_words(categories[0].name)}")
         prompts.append(f"Number of {noun} per month" + (f" in {year}" if year else ""))
         if categories:
-            prompts.append(f"Share of {noun} by {_words(categories[-1].name)} as a pie chart")
+            pie_by = categories[1] if len(categories) > 1 else categories[0]
+            prompts.append(f"Share of {noun} by {_words(pie_by.name)} as a pie chart")
     for table in sorted(catalog.tables, key=lambda t: t.row_estimate):
         if len(prompts) >= limit:
             break

@@ -150,3 +150,15 @@ def fresh_db(databases: DatabaseFactory, template_db: str) -> Callable[..., Data
         return databases.open(databases.create(template=template_db), **overrides)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def music_db(databases: DatabaseFactory, template_db: str) -> Database:
+    """The app database plus a separate music-store database as DATA_DATABASE_URL
+    (schema public): a second schema the planner and the examples were not written for."""
+    data_name = databases.create()
+    with psycopg.connect(databases.url(data_name), autocommit=True) as conn:
+        conn.execute((DATA_DIR / "music_schema.sql").read_text())
+    data_url = databases.settings(data_name).database_url
+    return databases.open(databases.create(template=template_db),
+                          DATA_DATABASE_URL=data_url, DATA_SCHEMAS="public")

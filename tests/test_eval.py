@@ -13,7 +13,6 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from dashboard import evaluation
@@ -118,17 +117,6 @@ def test_offline_planner_on_our_paraphrases(db: Database) -> None:
     summary = _score(db, DATA / "paraphrases.jsonl")
     assert summary.total >= 20
     assert summary.accuracy >= 0.90, _failures(summary)
-
-
-@pytest.fixture(scope="module")
-def music_db(databases, template_db: str) -> Database:
-    """The app database plus a separate music-store database as DATA_DATABASE_URL."""
-    data_name = databases.create()
-    with psycopg.connect(databases.url(data_name), autocommit=True) as conn:
-        conn.execute((DATA / "music_schema.sql").read_text())
-    data_url = databases.settings(data_name).database_url
-    return databases.open(databases.create(template=template_db),
-                          DATA_DATABASE_URL=data_url, DATA_SCHEMAS="public")
 
 
 @pytest.mark.slow

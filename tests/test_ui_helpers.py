@@ -88,3 +88,27 @@ def test_example_prompts_follow_the_catalog(db) -> None:
     assert 4 <= len(prompts) <= 6
     assert any("revenue" in p.lower() for p in prompts)
     assert any("orders" in p.lower() for p in prompts)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["db", "music_db"])
+def test_every_example_prompt_builds_a_widget_offline(which: str, request) -> None:
+    """Each empty-state example creates a widget in one click with the offline planner."""
+    from dashboard import service, store
+
+    database = request.getfixturevalue(which)
+    prompts = examples.example_prompts(database)
+    assert 4 <= len(prompts) <= 6
+    user = store.get_or_create_user(database, f"examples-{which}")
+    for prompt in prompts:
+        widget = service.create(database, user, prompt,
+                                generator=service.offline_generator(database))
+        spec = charts.parse_content(widget.content)
+        assert spec.row_count and spec.row_count > 0, prompt
+    assert len(service.list_widgets(database, user)) == len(prompts)
+
+
+def test_music_examples_talk_about_music(music_db) -> None:
+    prompts = " ".join(examples.example_prompts(music_db)).lower()
+    assert any(word in prompts for word in ("invoice", "track", "album", "genre", "artist"))
+    assert "orders" not in prompts
