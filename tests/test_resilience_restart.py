@@ -22,7 +22,8 @@ import pytest
 from dashboard import charts, embedded, store
 from dashboard.config import PROJECT_DIR, parse_settings
 from dashboard.db import Database, open_database
-from dashboard.errors import Busy, DashboardError, DatabaseUnavailable
+from dashboard.errors import Busy, DashboardError, DatabaseUnavailable, QueryFailed
+from dashboard.executor import run_query
 
 pytestmark = pytest.mark.slow
 
@@ -67,12 +68,13 @@ def cluster() -> Iterator[Cluster]:
 
 
 def eventually(call: Callable[[], T], *, attempts: int = 30) -> T:
-    """Retry a call the way a user retries a page: only the app's own errors are retried."""
+    """Retry a call the way a user retries a page: only the app's own errors are retried
+    (a query cut by the restart says so with QueryFailed)."""
     last: DashboardError | None = None
     for _ in range(attempts):
         try:
             return call()
-        except (Busy, DatabaseUnavailable) as exc:
+        except (Busy, DatabaseUnavailable, QueryFailed) as exc:
             last = exc
             time.sleep(0.2)
     raise AssertionError(f"never recovered: {last}")
@@ -101,8 +103,9 @@ class Writer:
 
 
 def read_reader_rows(db: Database) -> Any:
-    with db.reader_connection() as conn:
-        return conn.execute("SELECT count(*) FROM mini.sales").fetchone()[0]
+    """A query through the executor, as the read-only role."""
+    result = run_query(db, "SELECT count(*) AS n FROM mini.sales")
+    return result.rows[0][0]
 
 
 def test_restart_gives_clear_errors_then_recovers_without_losing_widgets(
