@@ -20,7 +20,7 @@ import streamlit as st
 from dashboard import auth, charts, store
 from dashboard.config import Settings, get_settings
 from dashboard.db import Database, open_database
-from dashboard.errors import DashboardError, InvalidChartSpec
+from dashboard.errors import DashboardError, InvalidChartSpec, NotFound
 from dashboard.store import User, Widget
 
 USER_KEY = "user"
@@ -79,6 +79,14 @@ def sign_in(user: User) -> None:
 
 def sign_out() -> None:
     st.session_state.clear()
+
+
+def widget_id(raw: object) -> int:
+    """A widget id from a URL or form; anything else is simply "not found"."""
+    text = str(raw).strip()
+    if not text.isdigit() or len(text) > 18:
+        raise NotFound("That widget was not found on your dashboard.")
+    return int(text)
 
 
 def escape_markdown(text: Any, *, max_chars: int = 300) -> str:

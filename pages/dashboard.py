@@ -48,18 +48,52 @@ def delete_dialog(widget_id: int, title: str) -> None:
         st.rerun()
 
 
+def _set_error(widget_id: int, message: str | None) -> None:
+    if message:
+        st.session_state[f"error-{widget_id}"] = message
+    else:
+        st.session_state.pop(f"error-{widget_id}", None)
+
+
 def _refresh(widget_id: int) -> None:
-    outcome = service.refresh(db, user, widget_id)
+    """Re-run the saved query; a failure keeps the old snapshot and may offer a fix."""
+    try:
+        outcome = service.refresh(db, user, widget_id)
+    except DashboardError as exc:
+        _set_error(widget_id, exc.message)
+        return
     if outcome.proposal is not None:
         proposals[widget_id] = {"sql": outcome.proposal.sql,
                                 "explanation": outcome.proposal.explanation,
                                 "error": outcome.error or ""}
     else:
         proposals.pop(widget_id, None)
-    if outcome.error:
-        st.session_state[f"error-{widget_id}"] = outcome.error
+    _set_error(widget_id, outcome.error)
+
+
+# Card actions run as callbacks: they finish before the card redraws, so the card shows
+# the new state in the same (fragment) rerun, with no explicit rerun needed.
+def _act(widget_id: int, action, *args) -> None:
+    try:
+        action(db, user, widget_id, *args)
+    except DashboardError as exc:
+        _set_error(widget_id, exc.message)
     else:
-        st.session_state.pop(f"error-{widget_id}", None)
+        _set_error(widget_id, None)
+
+
+def _accept(widget_id: int, sql: str) -> None:
+    _act(widget_id, service.accept_proposal, sql)
+    if not st.session_state.get(f"error-{widget_id}"):
+        proposals.pop(widget_id, None)
+
+
+def _set_chart(widget_id: int) -> None:
+    _act(widget_id, service.set_chart, st.session_state[f"chart-type-{widget_id}"])
+
+
+def _rename(widget_id: int) -> None:
+    _act(widget_id, service.rename, st.session_state[f"title-{widget_id}"])
 
 
 def _proposal(widget_id: int) -> None:
@@ -73,19 +107,10 @@ def _proposal(widget_id: int) -> None:
         if offer["explanation"]:
             st.caption(ui.escape_markdown(offer["explanation"]))
         accept, reject = st.columns(2)
-        if accept.button("Accept fix", key=f"accept-{widget_id}", type="primary",
-                         width="stretch"):
-            try:
-                service.accept_proposal(db, user, widget_id, offer["sql"])
-            except DashboardError as exc:
-                ui.show_error(exc)
-            else:
-                proposals.pop(widget_id, None)
-                st.session_state.pop(f"error-{widget_id}", None)
-                st.rerun(scope="fragment")
-        if reject.button("Keep my query", key=f"reject-{widget_id}", width="stretch"):
-            proposals.pop(widget_id, None)
-            st.rerun(scope="fragment")
+        accept.button("Accept fix", key=f"accept-{widget_id}", type="primary",
+                      width="stretch", on_click=_accept, args=(widget_id, offer["sql"]))
+        reject.button("Keep my query", key=f"reject-{widget_id}", width="stretch",
+                      on_click=lambda: proposals.pop(widget_id, None))
 
 
 @st.fragment
@@ -105,13 +130,8 @@ def card(widget_id: int) -> None:
         _proposal(widget_id)
         refresh, sql, more = st.columns(3)
         if widget.sql_query:
-            if refresh.button("Refresh", key=f"refresh-{widget_id}", icon="🔄",
-                              width="stretch"):
-                try:
-                    _refresh(widget_id)
-                except DashboardError as exc:
-                    st.session_state[f"error-{widget_id}"] = exc.message
-                st.rerun(scope="fragment")
+            refresh.button("Refresh", key=f"refresh-{widget_id}", icon="🔄", width="stretch",
+                           on_click=_refresh, args=(widget_id,))
             with sql.popover("SQL", icon="🧾", width="stretch"):
                 st.code(widget.sql_query, language="sql")
                 if st.button("Edit SQL", key=f"edit-{widget_id}"):
@@ -125,25 +145,12 @@ def card(widget_id: int) -> None:
 def _more_actions(widget: Widget, spec: charts.ChartSpec | None) -> None:
     widget_id = widget.id
     if spec is not None and widget.sql_query:
-        chart = st.selectbox("Chart type", charts.CHART_TYPES,
-                             index=charts.CHART_TYPES.index(spec.chart),
-                             key=f"chart-type-{widget_id}")
-        if chart != spec.chart:
-            try:
-                service.set_chart(db, user, widget_id, chart)
-            except DashboardError as exc:
-                ui.show_error(exc)
-            else:
-                st.rerun(scope="fragment")
-    title = st.text_input("Title", value=widget.title or widget.prompt, max_chars=200,
-                          key=f"title-{widget_id}")
-    if st.button("Rename", key=f"rename-{widget_id}"):
-        try:
-            service.rename(db, user, widget_id, title)
-        except DashboardError as exc:
-            ui.show_error(exc)
-        else:
-            st.rerun(scope="fragment")
+        st.selectbox("Chart type", charts.CHART_TYPES,
+                     index=charts.CHART_TYPES.index(spec.chart),
+                     key=f"chart-type-{widget_id}", on_change=_set_chart, args=(widget_id,))
+    st.text_input("Title", value=widget.title or widget.prompt, max_chars=200,
+                  key=f"title-{widget_id}")
+    st.button("Rename", key=f"rename-{widget_id}", on_click=_rename, args=(widget_id,))
     try:
         csv_bytes = service.export_csv(db, user, widget_id)
     except DashboardError:
@@ -152,6 +159,7 @@ def _more_actions(widget: Widget, spec: charts.ChartSpec | None) -> None:
         st.download_button("Download CSV", csv_bytes, file_name=f"widget-{widget_id}.csv",
                            mime="text/csv", key=f"csv-{widget_id}", on_click="ignore")
     up, down = st.columns(2)
+    # Moving changes the grid, so the whole page reruns.
     if up.button("Move earlier", key=f"up-{widget_id}", width="stretch"):
         service.move(db, user, widget_id, -1)
         st.rerun()
@@ -163,6 +171,18 @@ def _more_actions(widget: Widget, spec: charts.ChartSpec | None) -> None:
 
 
 st.title("Dashboard")
+focus = st.query_params.get("widget")
+if focus is not None:
+    # A shared link to one widget: shown only to its owner; anyone else gets "not found".
+    st.page_link("pages/dashboard.py", label="Back to the whole dashboard", icon="⬅️")
+    try:
+        service.get_widget(db, user, ui.widget_id(focus))
+    except DashboardError as exc:
+        ui.show_error(exc)
+    else:
+        card(ui.widget_id(focus))
+    st.stop()
+
 widgets = service.list_widgets(db, user)
 
 if not widgets:
@@ -188,10 +208,7 @@ if toolbar[1].button("Refresh all", icon="🔄", width="stretch"):
     failures = 0
     for index, widget in enumerate(widgets, start=1):
         if widget.sql_query:
-            try:
-                _refresh(widget.id)
-            except DashboardError as exc:
-                st.session_state[f"error-{widget.id}"] = exc.message
+            _refresh(widget.id)
             failures += bool(st.session_state.get(f"error-{widget.id}"))
         progress.progress(index / len(widgets), text=f"Refreshed {index} of {len(widgets)}")
     progress.empty()
