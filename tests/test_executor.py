@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from decimal import Decimal
@@ -16,6 +20,7 @@ from psycopg import pq
 from sqlguard_corpus import SAFE, UNSAFE
 
 from dashboard import executor
+from dashboard.config import PROJECT_DIR
 from dashboard.errors import QueryFailed, QueryTimeout, UnsafeQuery
 from dashboard.executor import QueryResult, ResultColumn, execute_readonly, run_query
 
@@ -268,3 +273,56 @@ def test_huge_rows_are_cut_by_the_byte_budget(db, monkeypatch):
     result = run_query(db, "SELECT repeat('x', 100000) FROM generate_series(1, 1000)")
     assert result.truncated
     assert result.row_count < 1000
+
+
+# -- the transaction the executor opens ------------------------------------------------------
+def test_queries_run_read_only_with_transaction_local_limits(db):
+    probe = execute_readonly(with_settings(db, query_timeout_ms=4000), """
+        SELECT current_setting('transaction_read_only'), current_setting('statement_timeout'),
+               current_setting('lock_timeout'),
+               current_setting('idle_in_transaction_session_timeout'),
+               current_setting('search_path'), current_setting('standard_conforming_strings'),
+               current_user, session_user""", max_rows=1)
+    assert probe.rows == [("on", "4s", "3s", "30s", '"demo"', "on", db.settings.reader_role,
+                           db.settings.reader_role)]
+    assert_pool_clean(db)
+
+
+def test_no_session_level_prepared_statements_are_left(db):
+    """Transaction-mode poolers hand each transaction to any server session."""
+    for _ in range(12):  # psycopg would auto-prepare a statement run 5 times
+        run_query(db, "SELECT count(*) FROM orders WHERE status = 'pending'")
+    prepared = execute_readonly(db, "SELECT count(*) FROM pg_prepared_statements",
+                                max_rows=1)
+    assert prepared.rows == [(0,)]
+
+
+# -- CLI -----------------------------------------------------------------------------------
+def _cli(db, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OPENAI_", "DATA_", "READER_", "QUERY_", "MAX_"))}
+    env["DATABASE_URL"] = db.settings.database_url
+    return subprocess.run([sys.executable, "-m", "dashboard", *args], input=stdin,
+                          cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_run_sql_and_check_sql_with_the_database_catalog(db):
+    done = _cli(db, "run-sql", "--json", "SELECT category, count(*) AS n FROM products "
+                "GROUP BY 1 ORDER BY 1")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["columns"] == [{"name": "category", "type": "text"},
+                              {"name": "n", "type": "bigint"}]
+    assert sum(row[1] for row in out["rows"]) == 200 and out["truncated"] is False
+    table = _cli(db, "run-sql", stdin="SELECT min(unit_price) AS low FROM products")
+    assert table.returncode == 0 and "low" in table.stdout and "1 row" in table.stdout
+    refused = _cli(db, "run-sql", "SELECT * FROM widgets")
+    assert refused.returncode == 1 and refused.stderr.startswith("error: The table widgets")
+    failed = _cli(db, "run-sql", "SELECT nope FROM products")
+    assert failed.returncode == 1 and 'column "nope" does not exist' in failed.stderr
+    assert "Traceback" not in refused.stderr + failed.stderr
+    lines = "\n".join(json.dumps({"sql": s}) for s in
+                      ["SELECT * FROM orders", "SELECT * FROM widgets", "SELECT * FROM nope"])
+    checked = _cli(db, "check-sql", "--jsonl", stdin=lines)
+    assert [json.loads(x)["ok"] for x in checked.stdout.splitlines()] == [True, False, False]
