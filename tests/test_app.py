@@ -6,9 +6,9 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from conftest import as_url
 from streamlit.testing.v1 import AppTest
 
-from conftest import as_url
 from dashboard import config, ui
 from dashboard.config import PROJECT_DIR
 from dashboard.db import Database

@@ -11,9 +11,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from conftest import as_url
 from streamlit.testing.v1 import AppTest
 
-from conftest import as_url
 from dashboard import config, service, store, ui
 from dashboard.config import PROJECT_DIR
 from dashboard.db import Database
@@ -51,7 +51,7 @@ def _markdown(at: AppTest) -> str:
     return " ".join(m.value for m in at.markdown)
 
 
-def _button(at: AppTest, label: str):  # noqa: ANN202 - AppTest element
+def _button(at: AppTest, label: str):
     return next(b for b in at.button if b.label == label)
 
 

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import as_url
+
 from dashboard.config import PROJECT_DIR
 from dashboard.db import Database
 
@@ -86,13 +86,13 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
-def _wait_idle(page) -> None:  # noqa: ANN001 - playwright Page
+def _wait_idle(page) -> None:
     page.wait_for_selector(READY, timeout=60_000)
     page.wait_for_timeout(300)  # let the last deltas paint
     page.wait_for_selector(READY, timeout=60_000)
 
 
-def _sign_in(page, url: str, username: str) -> None:  # noqa: ANN001
+def _sign_in(page, url: str, username: str) -> None:
     page.goto(url)
     _wait_idle(page)
     page.get_by_label("Username").fill(username)
@@ -101,7 +101,7 @@ def _sign_in(page, url: str, username: str) -> None:  # noqa: ANN001
     _wait_idle(page)
 
 
-def test_testuser_sees_the_seed_chart(app_url: str, browser) -> None:  # noqa: ANN001
+def test_testuser_sees_the_seed_chart(app_url: str, browser) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     _sign_in(page, app_url, "testuser")

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from conftest import DATA_DIR, DatabaseFactory
+
 from dashboard import provision
 from dashboard.db import Database, bootstrap
+from dashboard.errors import ConfigError
 
 SEED = DATA_DIR / "schema.sql"
 
@@ -118,5 +119,5 @@ def test_concurrent_bootstraps_apply_each_migration_once(databases: DatabaseFact
 
 def test_migration_names_are_checked(tmp_path: Path) -> None:
     (tmp_path / "1_bad.sql").write_text("SELECT 1")
-    with pytest.raises(Exception, match="NNN_name.sql"):
+    with pytest.raises(ConfigError, match=r"NNN_name\.sql"):
         provision.discover_migrations(tmp_path)
