@@ -126,13 +126,47 @@ def _spawn(ctx: BenchContext, tag: str, users: int, prompts: list[str]) -> subpr
         stderr=subprocess.PIPE, text=True)
 
 
+def direct_floor(url: str, queries: list[str], threads: int, seconds: float) -> dict[str, Any]:
+    """The floor: the same queries run straight through psycopg by as many threads, one
+    connection each, for `seconds`: how many queries per second this server manages."""
+    import psycopg
+
+    counts = [0] * threads
+    latencies: list[float] = []
+    stop_at = time.monotonic() + seconds
+
+    def loop(index: int) -> None:
+        rng = random.Random(index)
+        with psycopg.connect(url) as conn:
+            while time.monotonic() < stop_at:
+                started = time.perf_counter()
+                conn.execute(rng.choice(queries)).fetchall()
+                conn.rollback()
+                latencies.append(ms(time.perf_counter() - started))
+                counts[index] += 1
+
+    workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+    started = time.monotonic()
+    for worker_ in workers:
+        worker_.start()
+    for worker_ in workers:
+        worker_.join()
+    elapsed = time.monotonic() - started
+    return {"queries": sum(counts), "elapsed_s": elapsed,
+            "queries_per_s": sum(counts) / elapsed, "p50_ms": median(latencies),
+            "p95_ms": percentile(latencies, 95)}
+
+
 def run(ctx: BenchContext) -> Result:
     from benchmarks.bench_pipeline import answerable
     from dashboard import service, store
 
     db = ctx.database()
-    prompts = answerable(db, store.get_or_create_user(db, "bench-conc-probe"), 10)
+    probe = store.get_or_create_user(db, "bench-conc-probe")
+    prompts = answerable(db, probe, 10)
+    queries = [service.preview(db, probe, prompt).sql for prompt in prompts]
     users = 4 if ctx.quick else USERS
+    floor = direct_floor(db.owner_url, queries, users, min(15.0, ctx.duration_s / 2))
     per_process = users // PROCESSES
     procs = [_spawn(ctx, chr(ord("a") + i), per_process, prompts) for i in range(PROCESSES)]
     try:
@@ -175,9 +209,14 @@ def run(ctx: BenchContext) -> Result:
     requests = pools["owner"]["requests_num"] + pools["reader"]["requests_num"]
     result = Result("concurrency", f"7. Concurrency ({users} users, {PROCESSES} processes, "
                                    f"{ctx.duration_s:g} s)")
+    querying = len(latencies["refresh"]) + len(latencies["create"])
+    query_rate = querying / elapsed
     result.rows = [
         Row("throughput (all operations)", f"{len(every) / elapsed:,.1f} ops/s",
             f"{len(every):,} operations", "", "", None),
+        Row("  refreshes + creates (one query each)", f"{query_rate:,.1f} per s",
+            f"same SQL via psycopg {floor['queries_per_s']:,.1f}/s",
+            f"{query_rate / floor['queries_per_s']:.2f}x"),
         Row("latency p50 / p95 (all operations)",
             f"{fmt_ms(median(every))} / {fmt_ms(percentile(every, 95))}"),
     ]
@@ -201,6 +240,7 @@ def run(ctx: BenchContext) -> Result:
         "per_operation": {op: {"count": len(v), "p50_ms": median(v),
                                "p95_ms": percentile(v, 95)} for op, v in latencies.items()
                           if v},
+        "querying_ops_per_s": query_rate, "direct_floor": floor,
         "errors": len(errors), "error_kinds": dict(Counter(e.split(":")[0] for e in errors)),
         "error_samples": errors[:10], "pools": pools, "stateless_mismatches": mismatched,
         "met": not errors and not mismatched,
