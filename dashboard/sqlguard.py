@@ -231,7 +231,7 @@ _PG_NODES = sqlrules.names("""
     CTESearchClause CTECycleClause NamedArgExpr JsonObjectConstructor JsonArrayConstructor
     JsonArrayQueryConstructor JsonObjectAgg JsonArrayAgg JsonAggConstructor JsonKeyValue
     JsonValueExpr JsonOutput JsonReturning JsonFormat JsonIsPredicate JsonParseExpr
-    JsonScalarExpr JsonSerializeExpr
+    JsonScalarExpr JsonSerializeExpr JsonFuncExpr JsonBehavior JsonArgument
 """)
 
 _PG_WRITES = {"InsertStmt": "adds rows", "UpdateStmt": "changes rows",
