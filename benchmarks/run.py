@@ -67,7 +67,9 @@ def machine() -> dict[str, Any]:
         usable = os.cpu_count() or 0
     return {"cores": usable, "cpu": model or platform.processor(),
             "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(), "platform": platform.platform()}
+            "python": platform.python_version(), "platform": platform.platform(),
+            # Other work on the machine skews absolute times (ratios much less).
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
 def _cell(text: str, width: int) -> str:
@@ -161,7 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     info = machine()
     print(f"machine: {info['cores']} cores ({info['cpu']}), {info['memory_gib']} GiB; "
-          f"Python {info['python']}", flush=True)
+          f"Python {info['python']}; load average {info['load_average_at_start'][0]}",
+          flush=True)
     needs_db = any(name not in NO_DATABASE for name, _ in args.selected)
     server = BenchServer(args.server_url) if needs_db else None
     if server is not None:
@@ -187,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "command": "python -m benchmarks" + (" --quick" if args.quick else ""),
             "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "quick": args.quick, "total_s": round(total, 1), "machine": info,
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
             "postgresql": server.version if server else None,
             "server": server.kind if server else None,
             "benchmarks": {r.name: {"title": r.title, "seconds": round(r.seconds, 2),
