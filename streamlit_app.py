@@ -5,6 +5,7 @@ import streamlit as st
 from dashboard import ui
 
 st.set_page_config(page_title="Promptboard", page_icon="📊", layout="wide")
+ui.configure_logging()
 
 # The sign-in page and the dashboard share one URL path (hence one page id), so the
 # rerun after signing in or out lands on the other one, never on "page not found".
@@ -15,14 +16,15 @@ user = ui.current_user()
 if user is None:
     # Signed out: the only page is the sign-in form (st.navigation runs on every rerun,
     # so Streamlit never falls back to listing pages/ in the sidebar).
-    page = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon="🔑",
+    page = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:",
                                   url_path=HOME)])
 else:
     page = st.navigation([
-        st.Page(DASHBOARD, title="Dashboard", icon="📊", url_path=HOME, default=True),
-        st.Page("pages/new_widget.py", title="New widget", icon="➕"),
-        st.Page("pages/data.py", title="Data", icon="🗂️"),
-        st.Page("pages/settings.py", title="Settings", icon="⚙️"),
+        st.Page(DASHBOARD, title="Dashboard", icon=":material/dashboard:", url_path=HOME,
+                default=True),
+        st.Page("pages/new_widget.py", title="New widget", icon=":material/add:"),
+        st.Page("pages/data.py", title="Data", icon=":material/table_view:"),
+        st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
     ])
     with st.sidebar:
         st.caption("Signed in as")

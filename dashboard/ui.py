@@ -11,7 +11,11 @@ Text from a model, a prompt, a table comment or a result is data: it is shown wi
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import sys
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +28,7 @@ from dashboard.errors import DashboardError, InvalidChartSpec, NotFound
 from dashboard.store import User, Widget
 
 USER_KEY = "user"
+log = logging.getLogger("dashboard.pages")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$=&\"'])")
 
 
@@ -31,6 +36,16 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$=&\"'])")
 def database() -> Database:
     """One Database (owner and reader pools) per process, shared by every session."""
     return open_database(get_settings())
+
+
+@st.cache_resource
+def configure_logging() -> None:
+    """PROMPTBOARD_DEBUG=1 logs page and card runs to stderr (diagnosing reruns)."""
+    if os.environ.get("PROMPTBOARD_DEBUG"):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logging.getLogger("dashboard").addHandler(handler)
+        logging.getLogger("dashboard").setLevel(logging.DEBUG)
 
 
 def settings() -> Settings:
@@ -100,7 +115,7 @@ def escape_markdown(text: Any, *, max_chars: int = 300) -> str:
 
 def show_error(error: DashboardError) -> None:
     """User-facing errors as inert text."""
-    st.error(escape_markdown(error.message, max_chars=2000), icon="⚠️")
+    st.error(escape_markdown(error.message, max_chars=2000), icon=":material/error:")
 
 
 def provenance(widget: Widget, spec: charts.ChartSpec | None) -> str:
@@ -134,7 +149,9 @@ def _short_time(value: str) -> str:
 
 
 def draw_spec(spec: charts.ChartSpec, *, key: str) -> None:
-    """Draw a validated spec: number card, table or Plotly figure."""
+    """Draw a validated spec: number card, table or Plotly figure. The caller shows the
+    title above (cards and drafts), so the figure itself carries none."""
+    spec = replace(spec, title="")
     if spec.chart == "table":
         st.dataframe(charts.table_frame(spec), width="stretch", hide_index=True)
     elif spec.chart == "number":

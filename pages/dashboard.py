@@ -115,6 +115,7 @@ def _proposal(widget_id: int) -> None:
 
 @st.fragment
 def card(widget_id: int) -> None:
+    ui.log.debug("card %s drawn", widget_id)
     try:
         widget = service.get_widget(db, user, widget_id)
     except NotFound:
@@ -126,19 +127,20 @@ def card(widget_id: int) -> None:
         spec = ui.draw_widget(widget)
         st.caption(ui.escape_markdown(ui.provenance(widget, spec)))
         if error := st.session_state.get(f"error-{widget_id}"):
-            st.error(ui.escape_markdown(error, max_chars=1000), icon="⚠️")
+            st.error(ui.escape_markdown(error, max_chars=1000), icon=":material/error:")
         _proposal(widget_id)
         refresh, sql, more = st.columns(3)
         if widget.sql_query:
-            refresh.button("Refresh", key=f"refresh-{widget_id}", icon="🔄", width="stretch",
+            refresh.button("Refresh", key=f"refresh-{widget_id}", icon=":material/refresh:",
+                           width="stretch",
                            on_click=_refresh, args=(widget_id,))
-            with sql.popover("SQL", icon="🧾", width="stretch"):
+            with sql.popover("SQL", icon=":material/code:", width="stretch"):
                 st.code(widget.sql_query, language="sql")
                 if st.button("Edit SQL", key=f"edit-{widget_id}"):
                     edit_sql_dialog(widget_id, widget.sql_query)
         else:
             refresh.caption(service.STATIC_NOTE)
-        with more.popover("More", icon="⚙️", width="stretch"):
+        with more.popover("More", icon=":material/more_horiz:", width="stretch"):
             _more_actions(widget, spec)
 
 
@@ -170,11 +172,13 @@ def _more_actions(widget: Widget, spec: charts.ChartSpec | None) -> None:
         delete_dialog(widget_id, widget.title or widget.prompt)
 
 
+ui.log.debug("dashboard page run")
 st.title("Dashboard")
 focus = st.query_params.get("widget")
 if focus is not None:
     # A shared link to one widget: shown only to its owner; anyone else gets "not found".
-    st.page_link("pages/dashboard.py", label="Back to the whole dashboard", icon="⬅️")
+    st.page_link("pages/dashboard.py", label="Back to the whole dashboard",
+                 icon=":material/arrow_back:")
     try:
         service.get_widget(db, user, ui.widget_id(focus))
     except DashboardError as exc:
@@ -189,7 +193,7 @@ if not widgets:
     st.write("Your dashboard is empty. Ask a question about your data and keep the "
              "answer here as a widget. Try one of these:")
     for index, prompt in enumerate(examples.example_prompts(db)):
-        if st.button(prompt, key=f"example-{index}", icon="✨"):
+        if st.button(prompt, key=f"example-{index}", icon=":material/auto_awesome:"):
             with st.spinner("Building your widget…"):
                 try:
                     service.create(db, user, prompt, generator=service.offline_generator(db))
@@ -197,13 +201,13 @@ if not widgets:
                     ui.show_error(exc)
                 else:
                     st.rerun()
-    st.page_link("pages/new_widget.py", label="Or write your own question", icon="➕")
+    st.page_link("pages/new_widget.py", label="Or write your own question", icon=":material/add:")
     st.stop()
 
 toolbar = st.columns([2, 1, 1], vertical_alignment="bottom")
 per_row = toolbar[0].segmented_control("Cards per row", [1, 2, 3], key="per_row",
                                        default=2) or 2
-if toolbar[1].button("Refresh all", icon="🔄", width="stretch"):
+if toolbar[1].button("Refresh all", icon=":material/refresh:", width="stretch"):
     progress = st.progress(0.0, text="Refreshing…")
     failures = 0
     for index, widget in enumerate(widgets, start=1):
@@ -214,7 +218,7 @@ if toolbar[1].button("Refresh all", icon="🔄", width="stretch"):
     progress.empty()
     if failures:
         st.warning(f"{failures} widget(s) failed to refresh; see their cards.")
-toolbar[2].page_link("pages/new_widget.py", label="New widget", icon="➕")
+toolbar[2].page_link("pages/new_widget.py", label="New widget", icon=":material/add:")
 
 for start in range(0, len(widgets), per_row):
     columns = st.columns(per_row)

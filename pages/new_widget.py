@@ -12,7 +12,7 @@ settings = ui.settings()
 st.title("New widget")
 if settings.generator_in_use == "offline":
     st.info("No API key set: using the built-in offline generator. Set OPENAI_API_KEY or "
-            "OPENAI_BASE_URL for an LLM.", icon="💡")
+            "OPENAI_BASE_URL for an LLM.", icon=":material/info:")
 
 STEPS = {"context": "Finding the relevant tables", "generate": "Writing SQL",
          "guard": "Checking it is read-only", "execute": "Running it", "chart": "Drawing"}
@@ -91,7 +91,7 @@ follow_up = right.text_input("Refine", placeholder="now by week · only Europe �
 if right.button("Refine draft") and follow_up.strip() and run_preview(follow_up, previous=draft):
     st.rerun()
 
-if st.button("Add to dashboard", type="primary", icon="📌"):
+if st.button("Add to dashboard", type="primary", icon=":material/push_pin:"):
     try:
         service.create(db, user, draft)
     except DashboardError as exc:

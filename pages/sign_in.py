@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard import ui
 from dashboard.errors import DashboardError
 
-st.title("📊 Promptboard")
+st.title("Promptboard")
 st.write("Ask your PostgreSQL a question, get a chart, keep it on your dashboard.")
 
 if ui.settings().auth_mode == "oidc":
@@ -23,7 +23,7 @@ if ui.settings().auth_mode == "oidc":
 if ui.exposed_without_authentication():
     st.warning("This server is reachable from other machines and signs people in by "
                "username only, which is not authentication. Use AUTH_MODE=oidc for any "
-               "shared deployment (see the README).", icon="🔓")
+               "shared deployment (see the README).", icon=":material/lock_open:")
 
 with st.form("sign-in"):
     username = st.text_input("Username", max_chars=64, placeholder="e.g. testuser")

@@ -37,7 +37,7 @@ def _signed_in(username: str) -> AppTest:
 def test_sign_in_page_comes_first(app_env: None) -> None:
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
-    assert [t.value for t in at.title] == ["📊 Promptboard"]
+    assert [t.value for t in at.title] == ["Promptboard"]
     assert at.text_input[0].label == "Username"
 
 
@@ -53,7 +53,7 @@ def test_testuser_sees_the_seed_chart(app_env: None) -> None:
     assert "testuser" in [t.value for t in at.sidebar.get("text")]
     at.sidebar.button[0].click().run()  # sign out: back to the form, nothing remembered
     assert not at.exception
-    assert [t.value for t in at.title] == ["📊 Promptboard"]
+    assert [t.value for t in at.title] == ["Promptboard"]
     assert "user" not in at.session_state
 
 
@@ -64,4 +64,4 @@ def test_bad_username_shows_a_message(app_env: None, username: str) -> None:
     at.button[0].click().run()
     assert not at.exception
     assert len(at.error) == 1
-    assert [t.value for t in at.title] == ["📊 Promptboard"]
+    assert [t.value for t in at.title] == ["Promptboard"]
