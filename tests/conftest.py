@@ -162,3 +162,17 @@ def music_db(databases: DatabaseFactory, template_db: str) -> Database:
     data_url = databases.settings(data_name).database_url
     return databases.open(databases.create(template=template_db),
                           DATA_DATABASE_URL=data_url, DATA_SCHEMAS="public")
+
+
+@pytest.fixture
+def app_env(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point the Streamlit app (AppTest, in-process) at the session database and reset
+    the process-wide caches around the test."""
+    from dashboard import config, ui
+
+    monkeypatch.setenv("DATABASE_URL", as_url(db.owner_url))
+    config.get_settings.cache_clear()
+    ui.database.clear()
+    yield
+    ui.database.clear()
+    config.get_settings.cache_clear()

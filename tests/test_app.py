@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
-from conftest import as_url
 from streamlit.testing.v1 import AppTest
 
-from dashboard import config, ui
 from dashboard.config import PROJECT_DIR
-from dashboard.db import Database
 
 APP = str(PROJECT_DIR / "streamlit_app.py")
-
-
-@pytest.fixture
-def app_env(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Point the app's settings at the test database and reset process caches."""
-    monkeypatch.setenv("DATABASE_URL", as_url(db.owner_url))
-    config.get_settings.cache_clear()
-    ui.database.clear()
-    yield
-    ui.database.clear()
-    config.get_settings.cache_clear()
 
 
 def _signed_in(username: str) -> AppTest:

@@ -8,27 +8,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 
 import pytest
-from conftest import as_url
 from streamlit.testing.v1 import AppTest
 
-from dashboard import config, service, store, ui
+from dashboard import config, service, store
 from dashboard.config import PROJECT_DIR
 from dashboard.db import Database
 
 APP = str(PROJECT_DIR / "streamlit_app.py")
-
-
-@pytest.fixture
-def app_env(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("DATABASE_URL", as_url(db.owner_url))
-    config.get_settings.cache_clear()
-    ui.database.clear()
-    yield
-    ui.database.clear()
-    config.get_settings.cache_clear()
 
 
 def _user(db: Database, prefix: str) -> store.User:

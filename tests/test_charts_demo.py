@@ -7,7 +7,6 @@ the result of its gold query, run as the reader role, must get that chart.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,44 +14,16 @@ import pytest
 
 from dashboard import charts
 from dashboard.db import Database
+from dashboard.executor import QueryResult, run_query
 
 QUESTIONS = [json.loads(line) for line in
              (Path(__file__).parent / "data" / "demo_questions.jsonl").read_text().splitlines()
              if line.strip()]
 
 
-@dataclass(frozen=True)
-class _Column:
-    name: str
-    type_name: str
-
-
-@dataclass(frozen=True)
-class _Result:
-    columns: tuple[_Column, ...]
-    rows: list[tuple[Any, ...]]
-    row_count: int
-    truncated: bool
-
-
-def run(db: Database, sql: str) -> Any:
-    """The gold query's result with PostgreSQL's own column types.
-
-    Uses the executor when it exists (the real path); otherwise a named cursor on the
-    reader's connection, which is how the executor runs queries too.
-    """
-    try:
-        from dashboard.executor import run as execute
-    except ImportError:
-        execute = None
-    if execute is not None:
-        return execute(db, sql)
-    with db.reader_connection() as conn, conn.transaction(), \
-            conn.cursor(name="chart_demo") as cur:
-        cur.execute(sql)
-        rows = cur.fetchall()
-        columns = tuple(_Column(c.name, c.type_display) for c in cur.description or [])
-    return _Result(columns, rows, len(rows), False)
+def run(db: Database, sql: str) -> QueryResult:
+    """The gold query's result, through the guard and the read-only executor."""
+    return run_query(db, sql)
 
 
 @pytest.fixture(scope="module")
