@@ -211,14 +211,15 @@ def test_edit_sql_dialog_and_delete_and_fragment_reruns(
     context.close()
 
 
-@pytest.mark.parametrize("width", [390, 1280])
-def test_no_horizontal_overflow(app_url: str, browser, width: int) -> None:
-    context = browser.new_context(viewport={"width": width, "height": 844})
+@pytest.mark.parametrize(("width", "scheme"), [(390, "light"), (1280, "light"), (1280, "dark")])
+def test_no_horizontal_overflow(app_url: str, browser, width: int, scheme: str) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 844},
+                                  color_scheme=scheme)
     page = context.new_page()
     _sign_in(page, app_url, "testuser")
     page.wait_for_selector('[data-testid="stPlotlyChart"]')
     overflow = page.evaluate(
         "() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    page.screenshot(path=str(ARTIFACTS / f"dashboard-{width}px.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-{width}px-{scheme}.png"), full_page=True)
     assert overflow <= 0
     context.close()
