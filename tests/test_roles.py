@@ -111,3 +111,82 @@ def test_reader_role_has_no_dangerous_attributes(db: Database) -> None:
         ).fetchone()
     assert row == (False, False, False, False, True, False)
     assert temp == (False,)
+
+
+def _role_url(databases, name: str, user: str, password: str | None = None) -> str:  # noqa: ANN001
+    from psycopg.conninfo import make_conninfo
+
+    from conftest import as_url
+
+    extra = {"password": password} if password else {}
+    return as_url(make_conninfo(databases.url(name), user=user, **extra))
+
+
+def test_owner_without_createrole_gets_a_clear_message(databases, admin) -> None:  # noqa: ANN001
+    """A hosted-style owner (no CREATEROLE): the app says what an admin must run."""
+    import os
+
+    from psycopg import sql
+
+    from dashboard.config import parse_settings
+    from dashboard.db import open_database
+    from dashboard.errors import ConfigError
+
+    owner = f"pb_owner_{os.getpid()}"
+    name = databases.create()
+    admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(owner)))
+    try:
+        admin.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+            sql.Identifier(name), sql.Identifier(owner)))
+        with psycopg.connect(databases.url(name), autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(owner)))
+        settings = parse_settings({
+            "DATABASE_URL": _role_url(databases, name, owner),
+            "READER_ROLE": f"pb_missing_reader_{os.getpid()}", "DATA_SCHEMAS": "sales"})
+        with pytest.raises(ConfigError) as caught:
+            open_database(settings)
+        assert "READER_ROLE" in caught.value.message
+        assert "sql/roles.sql" in caught.value.message
+        assert "READER_DATABASE_URL" in caught.value.message
+    finally:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
+        admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(owner)))
+
+
+def test_admin_script_then_reader_database_url(databases, admin, template_db) -> None:  # noqa: ANN001
+    """sql/roles.sql, run once by an admin with psql, gives a working reader login."""
+    import os
+    import shutil
+    import subprocess
+
+    from psycopg import sql
+
+    from dashboard.config import PROJECT_DIR
+    from dashboard.embedded import _server_module
+
+    reader = f"pb_admin_reader_{os.getpid()}"
+    name = databases.create(template=template_db)
+    psql = shutil.which("psql") or str(
+        _server_module().postgres_server.POSTGRES_BIN_PATH / "psql")
+    try:
+        result = subprocess.run(
+            [psql, databases.url(name), "-v", "ON_ERROR_STOP=1", "-v", f"reader={reader}",
+             "-v", "password=s3cret-pw", "-v", f"app_owner={admin.info.user}",
+             "-v", "schema=demo", "-f", str(PROJECT_DIR / "sql" / "roles.sql")],
+            capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        database = databases.open(name, READER_ROLE=reader, READER_DATABASE_URL=_role_url(
+            databases, name, reader, "s3cret-pw"))
+        with database.reader_connection() as conn:
+            assert conn.execute("SELECT current_user, count(*) FROM orders").fetchone() == (
+                reader, 100_000)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SELECT * FROM public.widgets")
+            conn.rollback()
+            assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
+        database.close()
+    finally:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
+        admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(reader)))
