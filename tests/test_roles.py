@@ -113,16 +113,15 @@ def test_reader_role_has_no_dangerous_attributes(db: Database) -> None:
     assert temp == (False,)
 
 
-def _role_url(databases, name: str, user: str, password: str | None = None) -> str:  # noqa: ANN001
-    from psycopg.conninfo import make_conninfo
-
+def _role_url(databases, name: str, user: str, password: str | None = None) -> str:
     from conftest import as_url
+    from psycopg.conninfo import make_conninfo
 
     extra = {"password": password} if password else {}
     return as_url(make_conninfo(databases.url(name), user=user, **extra))
 
 
-def test_owner_without_createrole_gets_a_clear_message(databases, admin) -> None:  # noqa: ANN001
+def test_owner_without_createrole_gets_a_clear_message(databases, admin) -> None:
     """A hosted-style owner (no CREATEROLE): the app says what an admin must run."""
     import os
 
@@ -154,7 +153,7 @@ def test_owner_without_createrole_gets_a_clear_message(databases, admin) -> None
         admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(owner)))
 
 
-def test_admin_script_then_reader_database_url(databases, admin, template_db) -> None:  # noqa: ANN001
+def test_admin_script_then_reader_database_url(databases, admin, template_db) -> None:
     """sql/roles.sql, run once by an admin with psql, gives a working reader login."""
     import os
     import shutil
