@@ -72,7 +72,8 @@ class DatabaseFactory:
         name = f"{PREFIX}{os.getpid()}_{next(_counter)}"
         query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if template:
-            query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            # FILE_COPY: a plain file copy, much faster than WAL-logging a 60 MB template.
+            query += sql.SQL(" TEMPLATE {} STRATEGY FILE_COPY").format(sql.Identifier(template))
         self.admin.execute(query)
         self.created.append(name)
         return name
