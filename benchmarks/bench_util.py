@@ -20,15 +20,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from dashboard import embedded
 from dashboard.config import PROJECT_DIR, Settings, parse_settings
-from dashboard.db import Database, open_database
+from dashboard.db import Database, as_url, open_database
 
 BENCH_DATA_DIR = PROJECT_DIR / ".data" / "bench-pg"
 DB_PREFIX = "pbbench_"
@@ -107,29 +106,6 @@ def rss_mb() -> float:
 
 
 # ----------------------------------------------------------------------------- databases
-
-
-def as_url(conninfo: str) -> str:
-    """Settings take URLs: turn a key=value conninfo (Unix socket hosts too) into one."""
-    if conninfo.startswith(("postgresql://", "postgres://")):
-        return conninfo
-    info = conninfo_to_dict(conninfo)
-    user = quote(str(info.pop("user", "postgres")))
-    password = info.pop("password", None)
-    auth = f"{user}:{quote(str(password))}@" if password else f"{user}@"
-    dbname = quote(str(info.pop("dbname", "postgres")))
-    host = str(info.pop("host", ""))
-    port = info.pop("port", None)
-    params = [f"{k}={quote(str(v))}" for k, v in info.items()]
-    if host.startswith("/") or not host:
-        if host:
-            params.insert(0, f"host={quote(host)}")
-        if port:
-            params.append(f"port={port}")
-        netloc = auth
-    else:
-        netloc = f"{auth}{host}" + (f":{port}" if port else "")
-    return f"postgresql://{netloc}/{dbname}" + (f"?{'&'.join(params)}" if params else "")
 
 
 class BenchServer:

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -241,6 +242,30 @@ def open_database(settings: Settings) -> Database:
         owner.close()
         raise
     return Database(settings, owner, reader, owner_url, reader_url)
+
+
+def as_url(conninfo: str) -> str:
+    """A postgresql:// URL for a key=value conninfo (Unix socket hosts too): settings such
+    as DATABASE_URL take URLs, while psycopg and the embedded server hand out conninfo."""
+    if conninfo.startswith(("postgresql://", "postgres://")):
+        return conninfo
+    info = conninfo_to_dict(conninfo)
+    user = quote(str(info.pop("user", "postgres")))
+    password = info.pop("password", None)
+    auth = f"{user}:{quote(str(password))}@" if password else f"{user}@"
+    dbname = quote(str(info.pop("dbname", "postgres")))
+    host = str(info.pop("host", ""))
+    port = info.pop("port", None)
+    params = [f"{k}={quote(str(v))}" for k, v in info.items()]
+    if host.startswith("/") or not host:
+        if host:
+            params.insert(0, f"host={quote(host)}")
+        if port:
+            params.append(f"port={port}")
+        netloc = auth
+    else:
+        netloc = f"{auth}{host}" + (f":{port}" if port else "")
+    return f"postgresql://{netloc}/{dbname}" + (f"?{'&'.join(params)}" if params else "")
 
 
 _lock = threading.Lock()

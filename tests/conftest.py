@@ -21,7 +21,7 @@ from psycopg.conninfo import make_conninfo
 
 from dashboard import embedded
 from dashboard.config import PROJECT_DIR, Settings, parse_settings
-from dashboard.db import Database, open_database
+from dashboard.db import Database, as_url, open_database
 
 DATA_DIR = Path(__file__).parent / "data"
 PREFIX = "pbtest_"
@@ -96,29 +96,6 @@ class DatabaseFactory:
         for name in self.created:
             self.admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 sql.Identifier(name)))
-
-
-def as_url(conninfo: str) -> str:
-    """Settings take URLs; turn a key=value conninfo into one (socket hosts included)."""
-    if conninfo.startswith(("postgresql://", "postgres://")):
-        return conninfo
-    from urllib.parse import quote
-
-    info = psycopg.conninfo.conninfo_to_dict(conninfo)
-    user = quote(str(info.pop("user", "postgres")))
-    password = info.pop("password", None)
-    auth = f"{user}:{quote(str(password))}@" if password else f"{user}@"
-    dbname = quote(str(info.pop("dbname", "postgres")))
-    host = str(info.pop("host", ""))
-    port = info.pop("port", None)
-    query = "&".join(f"{k}={quote(str(v))}" for k, v in info.items())
-    if host.startswith("/"):
-        query = f"host={quote(host)}" + (f"&{query}" if query else "")
-        host = ""
-    netloc = f"{auth}{host}" + (f":{port}" if port and host else "")
-    if port and not host:
-        query += f"&port={port}"
-    return f"postgresql://{netloc}/{dbname}" + (f"?{query}" if query else "")
 
 
 @pytest.fixture(scope="session")
