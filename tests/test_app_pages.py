@@ -172,3 +172,34 @@ def test_two_sessions_in_one_process_never_mix(app_env: None, db: Database) -> N
     assert len(at_alice.get("plotly_chart")) == 1
     assert not at_bob.get("plotly_chart")
     assert [t.value for t in at_bob.sidebar.get("text")] == [bob.username]
+
+
+def test_broken_widget_shows_its_error_and_a_fix_to_accept(
+        fresh_db, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refresh of a query broken by a schema change: error + proposal; accept applies it."""
+    from dashboard import config, ui
+    from dashboard.db import as_url
+
+    database = fresh_db()
+    monkeypatch.setenv("DATABASE_URL", as_url(database.owner_url))
+    config.get_settings.cache_clear()
+    ui.database.clear()
+    try:
+        user = _user(database, "heal")
+        widget = service.create(database, user, "revenue by region")
+        with database.connection() as conn:
+            conn.execute("ALTER TABLE demo.orders RENAME COLUMN region TO sales_region")
+        at = _app(user)
+        _button(at, "Refresh all").click().run()
+        assert not at.exception
+        assert any("region" in e.value for e in at.error)  # the card shows why it failed
+        assert any("failed to refresh" in w.value for w in at.warning)
+        assert "sales_region" in " ".join(c.value for c in at.code)
+        assert service.get_widget(database, user, widget.id).sql_query == widget.sql_query
+        _button(at, "Accept fix").click().run()
+        assert not at.exception
+        assert "sales_region" in service.get_widget(database, user, widget.id).sql_query
+        assert not [b for b in at.button if b.label == "Accept fix"]
+    finally:
+        ui.database.clear()
+        config.get_settings.cache_clear()
