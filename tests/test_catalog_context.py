@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from dashboard import text as textlib
@@ -119,10 +117,8 @@ def test_thousand_table_schema_stays_small(monkeypatch) -> None:
     assert context.tables[0].name == "invoices"
     assert context.tokens <= 2000
     assert len(context.tables) <= 20
-    started = time.perf_counter()
-    select_tables(catalog, "amount by status")
-    # Not a timing assertion: a sanity bound so an accidental quadratic loop shows up.
-    assert time.perf_counter() - started < 5
+    # Speed is measured by benchmarks/context_bench.py, not asserted here.
+    assert select_tables(catalog, "amount by status")
 
 
 def test_foreign_key_neighbours_join_the_selection() -> None:
