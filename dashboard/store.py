@@ -103,6 +103,11 @@ def list_widgets(db: Database, user: User) -> list[Widget]:
         return cur.fetchall()
 
 
+def _not_found(widget_id: int) -> NotFound:
+    """The one answer for a missing widget and for someone else's: they look the same."""
+    return NotFound(f"Widget {widget_id} was not found on your dashboard.")
+
+
 def get_widget(db: Database, user: User, widget_id: int) -> Widget:
     with db.connection() as conn, conn.cursor(row_factory=class_row(Widget)) as cur:
         cur.execute(
@@ -111,7 +116,7 @@ def get_widget(db: Database, user: User, widget_id: int) -> Widget:
         )
         widget = cur.fetchone()
     if widget is None:
-        raise NotFound(f"Widget {widget_id} was not found on your dashboard.")
+        raise _not_found(widget_id)
     return widget
 
 
@@ -197,7 +202,7 @@ def update_widget(db: Database, user: User, widget_id: int, **changes: Any) -> W
         )
         widget = cur.fetchone()
     if widget is None:
-        raise NotFound(f"Widget {widget_id} was not found on your dashboard.")
+        raise _not_found(widget_id)
     return widget
 
 
@@ -218,7 +223,7 @@ def modify_widget(db: Database, user: User, widget_id: int,
         )
         current = cur.fetchone()
         if current is None:
-            raise NotFound(f"Widget {widget_id} was not found on your dashboard.")
+            raise _not_found(widget_id)
         changes = change(current)
         if not changes:
             return current
@@ -239,7 +244,7 @@ def delete_widget(db: Database, user: User, widget_id: int) -> None:
             "DELETE FROM widgets WHERE id = %s AND user_id = %s", [widget_id, user.id]
         ).rowcount
     if not deleted:
-        raise NotFound(f"Widget {widget_id} was not found on your dashboard.")
+        raise _not_found(widget_id)
 
 
 def move_widget(db: Database, user: User, widget_id: int, offset: int) -> list[Widget]:
@@ -247,7 +252,7 @@ def move_widget(db: Database, user: User, widget_id: int, offset: int) -> list[W
     widgets = list_widgets(db, user)
     ids = [w.id for w in widgets]
     if widget_id not in ids:
-        raise NotFound(f"Widget {widget_id} was not found on your dashboard.")
+        raise _not_found(widget_id)
     index = ids.index(widget_id)
     ids.insert(max(0, min(len(ids) - 1, index + offset)), ids.pop(index))
     with db.connection() as conn, conn.transaction():
