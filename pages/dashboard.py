@@ -153,13 +153,11 @@ def _more_actions(widget: Widget, spec: charts.ChartSpec | None) -> None:
     st.text_input("Title", value=widget.title or widget.prompt, max_chars=200,
                   key=f"title-{widget_id}")
     st.button("Rename", key=f"rename-{widget_id}", on_click=_rename, args=(widget_id,))
-    try:
-        csv_bytes = service.export_csv(db, user, widget_id)
-    except DashboardError:
-        csv_bytes = None
-    if csv_bytes is not None:
-        st.download_button("Download CSV", csv_bytes, file_name=f"widget-{widget_id}.csv",
-                           mime="text/csv", key=f"csv-{widget_id}", on_click="ignore")
+    if spec is not None:
+        # Built only when clicked, not for every card on every rerun.
+        st.download_button("Download CSV", lambda: service.export_csv(db, user, widget_id),
+                           file_name=f"widget-{widget_id}.csv", mime="text/csv",
+                           key=f"csv-{widget_id}", on_click="ignore")
     up, down = st.columns(2)
     # Moving changes the grid, so the whole page reruns.
     if up.button("Move earlier", key=f"up-{widget_id}", width="stretch"):

@@ -154,3 +154,14 @@ def app_env(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     ui.database.clear()
     config.get_settings.cache_clear()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """An OpenAI base URL whose server accepts connections and never says a word."""
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"

@@ -199,8 +199,15 @@ def test_edit_sql_dialog_and_delete_and_fragment_reruns(
     _wait_idle(page)
     assert "count(*)" in service.get_widget(db, user, first.id).sql_query.lower()
 
-    # Delete asks for confirmation, then the card is gone.
+    # CSV of the card's snapshot, built when clicked.
     page.get_by_role("button", name="More", exact=True).first.click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    csv_text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert csv_text.splitlines()[0] == "region,orders"
+    assert len(csv_text.splitlines()) == 5  # header + 4 regions
+
+    # Delete asks for confirmation, then the card is gone.
     page.get_by_role("button", name="Delete…").click()
     page.get_by_role("dialog").get_by_role("button", name="Delete", exact=True).click()
     page.get_by_role("dialog").wait_for(state="detached", timeout=30_000)

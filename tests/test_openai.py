@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -330,15 +329,6 @@ def test_html_error_page_from_a_proxy(httpserver: HTTPServer,
 
 
 # ----------------------------------------------------------------------------- transport
-
-
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """A TCP listener that accepts connections and never says a word."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
 
 
 @pytest.mark.timeout(30)

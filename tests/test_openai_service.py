@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -184,15 +182,6 @@ def test_enormous_reply_is_a_clear_error(db: Database, user: User, httpserver: H
     with pytest.raises(GenerationFailed) as caught:
         service.preview(db, user, "orders per region", generator=generator)
     assert "enormous" in caught.value.message and len(httpserver.log) == 1
-
-
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """Accepts connections, never answers."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
 
 
 @pytest.mark.timeout(30)
