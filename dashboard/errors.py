@@ -6,6 +6,8 @@ connection string or a secret. Pages catch ``DashboardError`` and show ``message
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class DashboardError(Exception):
     """Base class: ``message`` is shown to the user as it is."""
@@ -54,6 +56,23 @@ class QueryFailed(DashboardError):
 
 class GenerationFailed(DashboardError):
     """No generator produced a usable query for the prompt."""
+
+
+@dataclass(frozen=True)
+class Clarification:
+    """One reading of an ambiguous question: a button label and the prompt that asks
+    for exactly that reading (asked again as it is when the analyst picks it)."""
+
+    label: str
+    prompt: str
+
+
+class NeedsClarification(GenerationFailed):
+    """Two or more readings of the question are plausible; the analyst picks one."""
+
+    def __init__(self, message: str, options: list[Clarification]) -> None:
+        super().__init__(message)
+        self.options = list(options)
 
 
 class InvalidChartSpec(DashboardError):

@@ -348,6 +348,7 @@ def preview(db: Database, user: User, prompt: str, *, previous: Preview | None =
     book.timings["chart"] = _ms(chart_started)
     generation = _generation_record(generator, book, started)
     generation["chart_requested"] = wanted
+    generation["interpretation"] = draft.interpretation
     if previous is not None:
         generation["refined_from"] = previous.prompt
     notes = []

@@ -37,6 +37,9 @@ class Draft:
     chart: str | None = None
     title: str = ""
     explanation: str = ""
+    # One plain-English line saying what the SQL computes ("Count of loans whose return
+    # date is empty, by branch"); stored in the widget's generation metadata.
+    interpretation: str = ""
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
 
