@@ -16,7 +16,7 @@ import pandas as pd
 import psutil
 import psycopg
 import pytest
-from psycopg import pq
+from psycopg import pq, sql
 from sqlguard_corpus import SAFE, UNSAFE
 
 from dashboard import executor
@@ -43,7 +43,7 @@ def _session_state(conn: psycopg.Connection) -> tuple[dict, tuple]:
 def assert_pool_clean(db):
     """Idle reader connections are outside a transaction, with a fresh session's settings."""
     with psycopg.connect(db.reader_url, autocommit=True) as fresh:
-        fresh.execute("SELECT set_config('TimeZone', %s, false)", [db.settings.timezone])
+        fresh.execute(sql.SQL("SET TimeZone TO {}").format(sql.Literal(db.settings.timezone)))
         expected = _session_state(fresh)
     with db.reader_connection() as conn:
         assert conn.info.transaction_status == pq.TransactionStatus.IDLE
