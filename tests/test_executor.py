@@ -283,7 +283,7 @@ def test_queries_run_read_only_with_transaction_local_limits(db):
                current_setting('idle_in_transaction_session_timeout'),
                current_setting('search_path'), current_setting('standard_conforming_strings'),
                current_user, session_user""", max_rows=1)
-    assert probe.rows == [("on", "4s", "3s", "30s", '"demo"', "on", db.settings.reader_role,
+    assert probe.rows == [("on", "4s", "3s", "30s", "demo", "on", db.settings.reader_role,
                            db.settings.reader_role)]
     assert_pool_clean(db)
 
