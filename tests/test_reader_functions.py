@@ -329,3 +329,36 @@ def test_partial_when_the_app_may_not_revoke(partial: Database,
     # Honest: the reader really can still call them here (the guard is the only layer).
     with psycopg.connect(partial.reader_url) as reader:
         assert reader.execute("SELECT txid_current() > 0").fetchone() == (True,)
+
+
+def test_settings_page_shows_partial_hardening(partial: Database,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import config, store, ui
+    from dashboard.text import visible
+
+    monkeypatch.setenv("DATABASE_URL", partial.settings.database_url or "")
+    monkeypatch.setenv("READER_ROLE", partial.settings.reader_role)
+    monkeypatch.setenv("READER_DATABASE_URL", partial.settings.reader_database_url or "")
+    monkeypatch.setenv("DATA_SCHEMAS", "public")
+    config.get_settings.cache_clear()
+    ui.database.clear()
+    user = store.get_or_create_user(partial, "hardening-check")
+    try:
+        at = AppTest.from_file(str(PROJECT_DIR / "streamlit_app.py"), default_timeout=90)
+        at.session_state["user"] = {"id": user.id, "username": user.username}
+        at.run()
+        at.switch_page("pages/settings.py").run()
+        assert not at.exception, at.exception
+        (warning,) = at.warning
+        assert visible(warning.value).startswith("database hardening: partial (")
+        assert "ts_stat(text)" in visible(warning.value)
+        (code,) = at.code
+        assert code.value == partial.hardening.commands[0]  # type: ignore[union-attr]
+        rows = at.dataframe[0].value.set_index("setting")["value"]
+        assert rows["Database hardening"] == "partial"
+    finally:
+        ui.database().close()
+        ui.database.clear()
+        config.get_settings.cache_clear()
