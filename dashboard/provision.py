@@ -224,12 +224,14 @@ REVOKED_FUNCTIONS: tuple[str, ...] = (
     "pg_backup_stop", "pg_start_backup", "pg_stop_backup", "pg_drop_replication_slot",
     "pg_sync_replication_slots", "pg_import_system_collations", "pg_nextoid",
     "pg_stop_making_pinned_objects", "brin_summarize_range", "brin_summarize_new_values",
-    "brin_desummarize_range", "gin_clean_pending_list",
+    "brin_desummarize_range", "gin_clean_pending_list", "pg_log_standby_snapshot",
     # server files and state, other sessions
     "pg_stat_file", "pg_current_logfile", "pg_stat_get_activity", "pg_stat_get_progress_info",
     "pg_blocking_pids", "pg_safe_snapshot_blocking_pids", "pg_listening_channels",
     "pg_notification_queue_usage", "pg_postmaster_start_time", "pg_conf_load_time",
     "inet_server_addr", "inet_server_port", "inet_client_addr", "inet_client_port",
+    "pg_get_loaded_modules", "pg_get_wal_summarizer_state", "pg_available_wal_summaries",
+    "pg_wal_summary_contents",
 )
 # LIKE patterns over pg_catalog function names (`_` escaped).
 REVOKED_FUNCTION_PATTERNS: tuple[str, ...] = (
@@ -239,6 +241,7 @@ REVOKED_FUNCTION_PATTERNS: tuple[str, ...] = (
     r"pg\_read%", r"pg\_ls\_%", r"pg\_logical\_%", r"pg\_replication\_%",
     r"pg\_create\_%", r"pg\_copy\_%", r"pg\_stat\_reset%", r"pg\_stat\_get\_backend\_%",
     r"pg\_control\_%", r"pg\_current\_wal\_%", r"pg\_last\_wal\_%", r"binary\_upgrade\_%",
+    r"pg\_clear\_%\_stats", r"pg\_restore\_%\_stats",  # PostgreSQL 18: planner statistics
 )
 # Extension functions (any schema) that open connections, run SQL text or write files.
 REVOKED_EXTENSION_PATTERNS: tuple[str, ...] = (

@@ -29,16 +29,19 @@ WHERE (n.nspname = 'pg_catalog' AND (p.proname = ANY (ARRAY[
   'pg_stop_backup', 'pg_drop_replication_slot', 'pg_sync_replication_slots',
   'pg_import_system_collations', 'pg_nextoid', 'pg_stop_making_pinned_objects',
   'brin_summarize_range', 'brin_summarize_new_values', 'brin_desummarize_range',
-  'gin_clean_pending_list', 'pg_stat_file', 'pg_current_logfile', 'pg_stat_get_activity',
-  'pg_stat_get_progress_info', 'pg_blocking_pids', 'pg_safe_snapshot_blocking_pids',
-  'pg_listening_channels', 'pg_notification_queue_usage', 'pg_postmaster_start_time',
+  'gin_clean_pending_list', 'pg_log_standby_snapshot', 'pg_stat_file', 'pg_current_logfile',
+  'pg_stat_get_activity', 'pg_stat_get_progress_info', 'pg_blocking_pids',
+  'pg_safe_snapshot_blocking_pids', 'pg_listening_channels', 'pg_notification_queue_usage',
+  'pg_postmaster_start_time',
   'pg_conf_load_time', 'inet_server_addr', 'inet_server_port', 'inet_client_addr',
-  'inet_client_port'
+  'inet_client_port', 'pg_get_loaded_modules', 'pg_get_wal_summarizer_state',
+  'pg_available_wal_summaries', 'pg_wal_summary_contents'
        ]) OR p.proname LIKE ANY (ARRAY[
   '%\_to\_xml%', 'pg\_advisory%', 'pg\_try\_advisory%', 'lo\_%', 'loread', 'lowrite',
   'pg\_read%', 'pg\_ls\_%', 'pg\_logical\_%', 'pg\_replication\_%', 'pg\_create\_%',
   'pg\_copy\_%', 'pg\_stat\_reset%', 'pg\_stat\_get\_backend\_%', 'pg\_control\_%',
-  'pg\_current\_wal\_%', 'pg\_last\_wal\_%', 'binary\_upgrade\_%'
+  'pg\_current\_wal\_%', 'pg\_last\_wal\_%', 'binary\_upgrade\_%', 'pg\_clear\_%\_stats',
+  'pg\_restore\_%\_stats'
        ])))
    OR (n.nspname <> 'pg_catalog' AND p.proname LIKE ANY (ARRAY[
   'dblink%', 'crosstab%', 'connectby', 'xpath\_table', 'pg\_file\_%'

@@ -66,8 +66,10 @@ def _calls(conn: psycopg.Connection) -> list[tuple[str, sql.Composed]]:
         "WHERE p.oid = ANY(%s) ORDER BY 1", [oids]).fetchall()
     calls = []
     for signature, schema, name, types, variadic in rows:
-        values = [sql.SQL("(SELECT NULL::{})").format(sql.SQL(t)) for t in types]  # type: ignore[arg-type]
-        if variadic:
+        # VARIADIC "any" (PostgreSQL 18's pg_restore_*_stats) takes plain arguments.
+        values = [sql.SQL("(SELECT NULL::{})").format(
+            sql.SQL("text" if t == '"any"' else t)) for t in types]  # type: ignore[arg-type]
+        if variadic and types[-1] != '"any"':
             values[-1] = sql.SQL("VARIADIC {}").format(values[-1])
         args = sql.SQL(", ").join(values)
         calls.append((signature, sql.SQL("SELECT {}({})").format(
