@@ -56,7 +56,16 @@ def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
 
 def advisory_lock(conn: psycopg.Connection) -> None:
     """Session-level lock held until `advisory_unlock` (conn must be autocommit)."""
-    conn.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+    except psycopg.errors.InsufficientPrivilege:
+        # A hardened database (sql/harden.sql) grants the lock back to one app owner only.
+        raise ConfigError(
+            f"The database user {conn.info.user!r} may not take the provisioning lock. A "
+            "superuser must run: GRANT EXECUTE ON FUNCTION "
+            f"{', '.join(OWNER_FUNCTIONS)} TO {sql.Identifier(conn.info.user).as_string(conn)}"
+            " (sql/harden.sql does it for -v app_owner=...)."
+        ) from None
 
 
 def advisory_unlock(conn: psycopg.Connection) -> None:
@@ -287,25 +296,37 @@ def reader_executable(conn: psycopg.Connection, role: str) -> list[str]:
 
 
 def revoke_reader_functions(conn: psycopg.Connection, settings: Settings) -> bool:
-    """REVOKE EXECUTE on the restricted functions from PUBLIC and the reader, and grant the
-    owner's own back; idempotent. Only a superuser may (built-in functions belong to the
-    bootstrap superuser, not to the database owner): returns False, changing nothing, when
-    the connected user is not one."""
+    """REVOKE EXECUTE on the restricted functions from PUBLIC and the reader; idempotent.
+
+    Only a superuser may (built-in functions belong to the bootstrap superuser, not to the
+    database owner): returns False, changing nothing, when the connected user is not one.
+    A superuser needs no grant back; sql/harden.sql grants OWNER_FUNCTIONS to a plain app
+    owner."""
     if not _is_superuser(conn):
         return False
-    # regprocedure's output is PostgreSQL's own quoted, resolvable signature.
-    functions = sql.SQL(", ").join(
-        sql.SQL(sig) for _, sig in restricted_functions(conn))  # type: ignore[arg-type]
+    # Only what PUBLIC or the reader still holds: a start-up on a hardened database
+    # writes nothing to the catalog (and two apps sharing a data database don't race).
+    functions = restricted_functions(conn)
+    granted = [sig for (sig,) in conn.execute(
+        """SELECT f.sig FROM unnest(%s::oid[], %s::text[]) AS f(oid, sig)
+           JOIN pg_catalog.pg_proc p ON p.oid = f.oid
+           WHERE p.proacl IS NULL OR EXISTS (
+               SELECT 1 FROM aclexplode(p.proacl) AS a
+               WHERE a.privilege_type = 'EXECUTE' AND a.grantee IN (
+                   0, coalesce((SELECT oid FROM pg_roles WHERE rolname = %s), 0)))
+           ORDER BY 1""",
+        [[oid for oid, _ in functions], [sig for _, sig in functions], settings.reader_role])]
     grantees = [sql.SQL("PUBLIC")]
     if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
                     [settings.reader_role]).fetchone():
         grantees.append(sql.Identifier(settings.reader_role))
-    with conn.transaction():
+    if granted:
+        # regprocedure's output is PostgreSQL's own quoted, resolvable signature.
         conn.execute(sql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM {}").format(
-            functions, sql.SQL(", ").join(grantees)))
-        conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(
-            sql.SQL(", ").join(sql.SQL(f) for f in OWNER_FUNCTIONS),  # type: ignore[arg-type]
-            sql.Identifier(conn.info.user)))
+            sql.SQL(", ").join(sql.SQL(sig) for sig in granted),  # type: ignore[arg-type]
+            sql.SQL(", ").join(grantees)))
+        log.info("revoked EXECUTE on %d functions from PUBLIC in %s", len(granted),
+                 conn.info.dbname)
     return True
 
 

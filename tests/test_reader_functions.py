@@ -23,6 +23,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from dashboard import provision
 from dashboard.config import PROJECT_DIR
 from dashboard.db import Database, open_database
+from dashboard.errors import ConfigError
 
 # Every function the issue names must be in the set (the rest come from pg_proc).
 NAMED = ["ts_stat(text)", "ts_stat(text,text)", "ts_rewrite(tsquery,text)",
@@ -159,7 +160,9 @@ def test_the_owner_keeps_the_provisioning_lock(db: Database) -> None:
 
 
 def test_hardening_is_idempotent(db: Database) -> None:
-    acls = "SELECT array_agg(proacl::text ORDER BY oid) FROM pg_proc WHERE proacl IS NOT NULL"
+    # ACLs and row versions: a second run on a hardened database writes nothing.
+    acls = ("SELECT array_agg(proacl::text || xmin::text ORDER BY oid) FROM pg_proc "
+            "WHERE proacl IS NOT NULL")
     with psycopg.connect(db.owner_url, autocommit=True) as conn:
         before = conn.execute(acls).fetchone()
         assert provision.revoke_reader_functions(conn, db.settings)
@@ -221,6 +224,7 @@ def test_admin_script_hardens_for_a_plain_owner(databases, admin, template_db) -
     sql/roles.sql once; the app then starts, takes its lock and reports full hardening."""
     tag = os.getpid()
     owner, reader = f"pb_hard_owner_{tag}", f"pb_hard_reader_{tag}"
+    other = f"pb_hard_other_{tag}"
     name = databases.create(template=template_db)
     admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(owner)))
     try:
@@ -260,10 +264,17 @@ def test_admin_script_hardens_for_a_plain_owner(databases, admin, template_db) -
             assert _allowed(conn, calls) == []
             assert conn.execute("SHOW work_mem").fetchone() == ("4MB",)
         database.close()
+        # Another user of the hardened database is told what to grant.
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(other)))
+        with (psycopg.connect(_url(databases, name, other), autocommit=True) as conn,
+              pytest.raises(ConfigError) as caught):
+            provision.advisory_lock(conn)
+        assert "GRANT EXECUTE ON FUNCTION pg_catalog.pg_advisory_lock(bigint)" in (
+            caught.value.message)
     finally:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
             sql.Identifier(name)))
-        for role in (reader, owner):
+        for role in (reader, owner, other):
             admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
