@@ -359,16 +359,18 @@ class HardeningStatus:
 
 
 def hardening_status(missing_by_database: dict[str, list[str]],
-                     targets: dict[str, tuple[str, str]], reader_role: str) -> HardeningStatus:
+                     targets: dict[str, tuple[str, str, str]],
+                     reader_role: str) -> HardeningStatus:
     """Pure: the status from what each database still allows.
 
-    `targets` maps a database name to (server as "host port", owner user) for the command.
+    Both maps are keyed by a database label; `targets` gives its (database name, server as
+    "host=... port=...", owner user) for the command.
     """
-    missing = tuple(f"{name}: {sig}" for name, sigs in missing_by_database.items()
+    missing = tuple(f"{label}: {sig}" for label, sigs in missing_by_database.items()
                     for sig in sorted(sigs, key=_telling_first))
     commands = tuple(
-        hardening_command(name, *targets[name], reader_role)
-        for name, sigs in missing_by_database.items() if sigs and name in targets)
+        hardening_command(*targets[label], reader_role)
+        for label, sigs in missing_by_database.items() if sigs and label in targets)
     return HardeningStatus(missing, commands)
 
 
@@ -400,13 +402,15 @@ def harden(owner_conn: psycopg.Connection, data_conn: psycopg.Connection,
     """
     conns = [owner_conn] if data_conn is owner_conn else [owner_conn, data_conn]
     missing: dict[str, list[str]] = {}
-    targets: dict[str, tuple[str, str]] = {}
+    targets: dict[str, tuple[str, str, str]] = {}
     for conn in conns:
         name = conn.info.dbname
+        # Two servers may each hold a database of one name.
+        label = name if name not in missing else f"{name} ({_server(conn)})"
         if not revoke_reader_functions(conn, settings):
-            log.debug("not a superuser on %s: cannot revoke functions from PUBLIC", name)
-        missing[name] = reader_executable(conn, settings.reader_role)
-        targets[name] = (_server(conn), conn.info.user)
+            log.debug("not a superuser on %s: cannot revoke functions from PUBLIC", label)
+        missing[label] = reader_executable(conn, settings.reader_role)
+        targets[label] = (name, _server(conn), conn.info.user)
     status = hardening_status(missing, targets, settings.reader_role)
     if not status.full:
         log.warning(

@@ -282,7 +282,8 @@ def test_admin_script_hardens_for_a_plain_owner(databases, admin, template_db) -
 def test_partial_status_is_pure() -> None:
     status = provision.hardening_status(
         {"app": ["setseed(double precision)", "ts_stat(text)"], "data": []},
-        {"app": ("host=db.example port=5432", "app_user"), "data": ("host=x port=1", "u")},
+        {"app": ("app", "host=db.example port=5432", "app_user"),
+         "data": ("data", "host=x port=1", "u")},
         "dash reader")
     assert not status.full and status.label == "partial"
     assert status.missing == ("app: ts_stat(text)", "app: setseed(double precision)")
