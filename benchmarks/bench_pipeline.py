@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 import psycopg
+from psycopg import sql as pgsql
 
 from benchmarks.bench_util import (
     BenchContext,
@@ -88,7 +89,7 @@ def run(ctx: BenchContext) -> Result:
     repeats = 1 if ctx.quick else 3
     samples: list[dict[str, float]] = []
     with psycopg.connect(db.owner_url) as conn:
-        conn.execute("SELECT set_config('TimeZone', %s, false)", [db.settings.timezone])
+        conn.execute(pgsql.SQL("SET TimeZone TO {}").format(pgsql.Literal(db.settings.timezone)))
         for round_ in range(repeats + 1):  # round 0 warms caches and is not counted
             for prompt in prompts:
                 t0 = time.perf_counter()

@@ -32,6 +32,10 @@ def cmd_init_db(args: argparse.Namespace) -> int:
             "SELECT name FROM schema_migrations ORDER BY version")]
     print(f"Database ready: {len(versions)} migrations applied ({', '.join(versions)}); "
           f"read-only role {db.settings.reader_role!r} provisioned.")
+    if db.hardening is not None:
+        print(db.hardening.summary[0].upper() + db.hardening.summary[1:] + ".")
+        for command in db.hardening.commands:
+            print(f"  A superuser must run: {command}")
     return 0
 
 

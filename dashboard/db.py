@@ -4,7 +4,8 @@
 PostgreSQL), applies migrations, loads the demo data when it is missing, provisions the
 read-only role and opens one pool per role. The reader pool logs in *as* the reader
 role on its own connections: we never `SET ROLE` on an owner connection, because one
-statement (`SELECT set_config('role', 'none', true)`) could undo it.
+statement (`SELECT set_config('role', 'none', true)`) could undo it. (The reader may not
+execute set_config at all where the app could revoke it: see `provision.harden`.)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -36,6 +38,8 @@ class Database:
     reader: ConnectionPool
     owner_url: str = field(repr=False)
     reader_url: str = field(repr=False)
+    # What PostgreSQL refuses the reader by itself (see provision.harden); None: not checked.
+    hardening: provision.HardeningStatus | None = None
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
@@ -144,6 +148,10 @@ def _demo_wanted(settings: Settings) -> bool:
 
 def bootstrap(settings: Settings, owner_url: str) -> str:
     """Migrate, load demo data if missing, provision the reader; return the reader URL."""
+    return _bootstrap(settings, owner_url)[0]
+
+
+def _bootstrap(settings: Settings, owner_url: str) -> tuple[str, provision.HardeningStatus]:
     data_url = settings.data_database_url or owner_url
     try:
         owner_conn = psycopg.connect(owner_url, autocommit=True, connect_timeout=10)
@@ -164,7 +172,8 @@ def bootstrap(settings: Settings, owner_url: str) -> str:
             else:
                 data_ctx = nullcontext(owner_conn)
             with data_ctx as data_conn:
-                return _provision_reader(settings, owner_conn, data_conn, data_url)
+                reader_url = _provision_reader(settings, owner_conn, data_conn, data_url)
+                return reader_url, provision.harden(owner_conn, data_conn, settings)
         finally:
             if not owner_conn.closed:
                 provision.advisory_unlock(owner_conn)
@@ -201,7 +210,8 @@ def _provision_reader(settings: Settings, owner_conn: psycopg.Connection,
 
 def _configure(timezone: str):
     def configure(conn: psycopg.Connection) -> None:
-        conn.execute("SELECT set_config('TimeZone', %s, false)", [timezone])
+        # SET, not set_config(): the reader may not execute set_config (provision.py).
+        conn.execute(sql.SQL("SET TimeZone TO {}").format(sql.Literal(timezone)))
         conn.commit()
 
     return configure
@@ -233,7 +243,7 @@ def _pool(url: str, settings: Settings, name: str, env_name: str) -> ConnectionP
 def open_database(settings: Settings) -> Database:
     """Start or reach the server, provision it, and open both pools."""
     owner_url = resolve_owner_url(settings)
-    reader_url = bootstrap(settings, owner_url)
+    reader_url, hardening = _bootstrap(settings, owner_url)
     owner = _pool(owner_url, settings, "owner", "DATABASE_URL")
     try:
         reader = _pool(reader_url, settings, "reader",
@@ -241,7 +251,7 @@ def open_database(settings: Settings) -> Database:
     except Exception:
         owner.close()
         raise
-    return Database(settings, owner, reader, owner_url, reader_url)
+    return Database(settings, owner, reader, owner_url, reader_url, hardening)
 
 
 def as_url(conninfo: str) -> str:

@@ -22,6 +22,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from psycopg import sql as pgsql
+
 from dashboard.errors import DashboardError, InvalidInput
 
 REL_TOL = 1e-5  # numeric vs float arithmetic differ in the last digits
@@ -249,8 +251,8 @@ def run_gold(db: Any, sql: str) -> tuple[list[str], list[tuple]]:
     with db.reader_connection() as conn:
         try:
             conn.execute("SET TRANSACTION READ ONLY")
-            conn.execute("SELECT set_config('statement_timeout', %s, true)",
-                         [str(db.settings.query_timeout_ms)])
+            conn.execute(pgsql.SQL("SET LOCAL statement_timeout = {}").format(
+                pgsql.Literal(db.settings.query_timeout_ms)))
             cursor = conn.execute(sql)
             columns = [d.name for d in cursor.description or []]
             rows = cursor.fetchall()

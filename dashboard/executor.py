@@ -144,16 +144,17 @@ def _execute(conn: psycopg.Connection, sql_text: str, max_rows: int, timeout_ms:
     if conn.info.transaction_status != pq.TransactionStatus.IDLE:
         conn.rollback()
     conn.read_only = True  # psycopg now opens the transaction with BEGIN READ ONLY
-    search_path = ", ".join(sql.Identifier(s).as_string(conn) for s in schemas)
-    conn.execute(
-        "SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true),"
-        " set_config('idle_in_transaction_session_timeout', %s, true),"
-        " set_config('search_path', %s, true),"
-        " set_config('standard_conforming_strings', 'on', true)",
-        [str(timeout_ms), str(min(LOCK_TIMEOUT_MS, max(1, timeout_ms * 3 // 4))),
-         str(max(MIN_IDLE_TIMEOUT_MS, 2 * timeout_ms)), search_path],
-        prepare=False,
-    )
+    # SET LOCAL statements (one simple-protocol round trip), not set_config(): the reader
+    # may not execute set_config where the app could revoke it (provision.harden).
+    local = [("statement_timeout", sql.Literal(timeout_ms)),
+             ("lock_timeout", sql.Literal(min(LOCK_TIMEOUT_MS, max(1, timeout_ms * 3 // 4)))),
+             ("idle_in_transaction_session_timeout",
+              sql.Literal(max(MIN_IDLE_TIMEOUT_MS, 2 * timeout_ms))),
+             ("search_path", sql.SQL(", ").join(sql.Identifier(s) for s in schemas)),
+             ("standard_conforming_strings", sql.SQL("on"))]
+    conn.execute(sql.SQL("; ").join(
+        sql.SQL("SET LOCAL {} = {}").format(sql.Identifier(name), value)
+        for name, value in local))
     with conn.cursor(name=f"promptboard_{uuid.uuid4().hex[:16]}") as cursor:
         cursor.execute(sql_text)
         description = cursor.description or []
@@ -176,8 +177,8 @@ def _fetch(conn: psycopg.Connection, cursor: psycopg.ServerCursor, description: 
         if remaining_ms <= 0:
             raise QueryTimeout(_timeout_message(timeout_ms))
         if not first:  # every FETCH is a statement: give it only the time that is left
-            conn.execute("SELECT set_config('statement_timeout', %s, true)",
-                         [str(remaining_ms)], prepare=False)
+            conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(
+                sql.Literal(remaining_ms)))
         first = False
         chunk = cursor.fetchmany(min(batch, max_rows + 1 - len(rows)))
         if not chunk:

@@ -73,6 +73,8 @@ def settings_rows(settings: Settings, db: Database) -> list[dict[str, Any]]:
         {"setting": "Database name", "value": where["database"]},
         {"setting": "Data schemas", "value": ", ".join(settings.data_schemas)},
         {"setting": "Read-only role", "value": settings.reader_role},
+        {"setting": "Database hardening",
+         "value": db.hardening.label if db.hardening else "not checked"},
         {"setting": "Query timeout", "value": f"{settings.query_timeout_ms:,} ms"},
         {"setting": "Row cap", "value": f"{settings.max_rows:,} rows"},
         {"setting": "Ask deadline", "value": f"{settings.ask_deadline_s:g} s"},

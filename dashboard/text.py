@@ -1,7 +1,9 @@
-"""Word handling shared by schema-context selection and the offline planner.
+"""Text handling: words for schema-context selection and the offline planner, and inert
+text for the pages.
 
 Everything here is local and deterministic: a small stemmer, a synonym table, identifier
-splitting and a token estimate (no tokenizer download at run time).
+splitting, a token estimate (no tokenizer download at run time), and `inert`, the one
+escaping helper for text shown through Streamlit's Markdown.
 """
 
 from __future__ import annotations
@@ -9,6 +11,15 @@ from __future__ import annotations
 import math
 import re
 
+# Markdown syntax characters: each gets a backslash, so no emphasis, link, image, HTML,
+# heading, list, table, LaTeX or `:color[...]` directive can start.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$=&\"'])")
+# Streamlit also rewrites *text* after Markdown has resolved the backslashes: GFM
+# autolinks (`https://`, `www.`, `name@host`), `:material/icon:` and `:emoji:` codes. An
+# invisible WORD JOINER after ':' and '@' and inside 'www.' breaks those patterns and
+# leaves what people read unchanged.
+WORD_JOINER = "\u2060"
+_WWW = re.compile(r"(?i)(www)(?=\.)")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 
@@ -134,3 +145,24 @@ def estimate_tokens(text: str) -> int:
 def singular(word: str) -> str:
     """A display singular of an identifier word (`orders` -> `order`)."""
     return stem(word) if word.endswith("s") else word
+
+
+def inert(value: object, *, max_chars: int = 300) -> str:
+    """`value` as Markdown that shows exactly its text: one line, at most `max_chars`
+    characters, with no link, e-mail link, image, HTML, LaTeX, icon, emoji or colour.
+
+    For every user-, model- or database-supplied string reaching `st.markdown`,
+    `st.caption`, `st.subheader`, `st.error`, `st.metric` and widget labels.
+    """
+    flat = " ".join(str(value).split())
+    if len(flat) > max_chars:
+        flat = flat[: max_chars - 1] + "…"
+    flat = flat.replace(":", ":" + WORD_JOINER).replace("@", "@" + WORD_JOINER)
+    flat = _WWW.sub(r"\1" + WORD_JOINER, flat)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def visible(markdown: str) -> str:
+    """What `inert` output reads as once rendered (backslashes and joiners dropped);
+    for tests and logs."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace(WORD_JOINER, "")

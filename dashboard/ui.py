@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 from dataclasses import replace
 from datetime import datetime
@@ -26,10 +25,10 @@ from dashboard.config import Settings, get_settings
 from dashboard.db import Database, open_database
 from dashboard.errors import DashboardError, InvalidChartSpec, NotFound
 from dashboard.store import User, Widget
+from dashboard.text import inert
 
 USER_KEY = "user"
 log = logging.getLogger("dashboard.pages")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$=&\"'])")
 
 
 @st.cache_resource(show_spinner="Starting the database…")
@@ -105,12 +104,9 @@ def widget_id(raw: object) -> int:
 
 
 def escape_markdown(text: Any, *, max_chars: int = 300) -> str:
-    """Make untrusted text inert in Markdown: every special character is escaped, line
-    breaks flattened, so no link, image, HTML, LaTeX or colour directive can render."""
-    flat = " ".join(str(text).split())
-    if len(flat) > max_chars:
-        flat = flat[: max_chars - 1] + "…"
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+    """Untrusted text made inert in Markdown (no link, e-mail, image, HTML, LaTeX, icon,
+    emoji or colour renders): `dashboard.text.inert`."""
+    return inert(text, max_chars=max_chars)
 
 
 def show_error(error: DashboardError) -> None:
@@ -157,7 +153,7 @@ def draw_spec(spec: charts.ChartSpec, *, key: str) -> None:
     elif spec.chart == "number":
         card = charts.number_card(spec)
         # Metric labels render Markdown (images included): escape the column alias.
-        st.metric(escape_markdown(card.label), card.text)
+        st.metric(escape_markdown(card.label), escape_markdown(card.text))
         if card.caption:
             st.caption(escape_markdown(card.caption))
     else:

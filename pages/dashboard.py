@@ -191,7 +191,8 @@ if not widgets:
     st.write("Your dashboard is empty. Ask a question about your data and keep the "
              "answer here as a widget. Try one of these:")
     for index, prompt in enumerate(examples.example_prompts(db)):
-        if st.button(prompt, key=f"example-{index}", icon=":material/auto_awesome:"):
+        if st.button(ui.escape_markdown(prompt), key=f"example-{index}",
+                     icon=":material/auto_awesome:"):
             with st.spinner("Building your widget…"):
                 try:
                     service.create(db, user, prompt, generator=service.offline_generator(db))

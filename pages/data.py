@@ -24,7 +24,7 @@ if definitions:
 st.subheader("Tables", anchor=False)
 for table in catalog.tables:
     label = f"{table.qualified_name} · about {table.row_estimate:,} rows"
-    with st.expander(label):
+    with st.expander(ui.escape_markdown(label)):
         if table.comment:
             st.text(table.comment)
         st.dataframe(explore.columns_frame(table), width="stretch", hide_index=True)

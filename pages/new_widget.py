@@ -38,7 +38,7 @@ def run_preview(prompt: str, previous: service.Preview | None = None) -> bool:
 
 with st.expander("Example questions", expanded="draft" not in st.session_state):
     for index, example in enumerate(examples.example_prompts(db)):
-        if st.button(example, key=f"new-example-{index}"):
+        if st.button(ui.escape_markdown(example), key=f"new-example-{index}"):
             run_preview(example)
 
 prompt = st.chat_input("Ask a question about your data, e.g. monthly revenue by region "

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import explore, ui
+from dashboard import explore, text, ui
 
 user = ui.require_user()
 db = ui.database()
@@ -11,3 +11,7 @@ st.title("Settings")
 st.caption("Read-only. Change settings through environment variables, .env or "
            ".streamlit/secrets.toml (see the README).")
 st.dataframe(explore.settings_rows(ui.settings(), db), width="stretch", hide_index=True)
+if db.hardening and not db.hardening.full:
+    st.warning(text.inert(db.hardening.summary) + ". A superuser must run, in each database:")
+    for command in db.hardening.commands:
+        st.code(command, language="bash")

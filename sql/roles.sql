@@ -4,7 +4,9 @@
 --   psql "$ADMIN_URL" -v reader=dashboard_reader -v password='choose-one' \
 --        -v app_owner=your_app_user -v schema=demo -f sql/roles.sql
 --
--- Repeat the GRANT lines for every schema listed in DATA_SCHEMAS.
+-- Repeat the GRANT lines for every schema listed in DATA_SCHEMAS. The last step (run as a
+-- superuser) is sql/harden.sql: no EXECUTE for the reader on functions that act beyond
+-- a read; run that file alone in every other database the app uses (DATA_DATABASE_URL).
 CREATE ROLE :"reader" LOGIN PASSWORD :'password' NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
 REVOKE TEMPORARY ON DATABASE :"DBNAME" FROM PUBLIC;
 GRANT TEMPORARY ON DATABASE :"DBNAME" TO :"app_owner";
@@ -16,3 +18,4 @@ ALTER ROLE :"reader" IN DATABASE :"DBNAME" SET default_transaction_read_only = o
 ALTER ROLE :"reader" IN DATABASE :"DBNAME" SET statement_timeout = '10s';
 ALTER ROLE :"reader" IN DATABASE :"DBNAME" SET idle_in_transaction_session_timeout = '30s';
 ALTER ROLE :"reader" IN DATABASE :"DBNAME" SET search_path = :"schema";
+\ir harden.sql

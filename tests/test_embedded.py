@@ -52,6 +52,7 @@ def test_cli_init_load_and_stop(data_dir: Path) -> None:
     first = _cli(data_dir, "init-db")
     assert first.returncode == 0, first.stderr
     assert "2 migrations applied" in first.stdout or "migrations applied" in first.stdout
+    assert "Database hardening: full." in first.stdout  # the embedded server is superuser's
     again = _cli(data_dir, "init-db")
     assert again.returncode == 0 and again.stdout == first.stdout
     demo = _cli(data_dir, "load-demo")

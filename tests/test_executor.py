@@ -16,7 +16,7 @@ import pandas as pd
 import psutil
 import psycopg
 import pytest
-from psycopg import pq
+from psycopg import pq, sql
 from sqlguard_corpus import SAFE, UNSAFE
 
 from dashboard import executor
@@ -43,7 +43,7 @@ def _session_state(conn: psycopg.Connection) -> tuple[dict, tuple]:
 def assert_pool_clean(db):
     """Idle reader connections are outside a transaction, with a fresh session's settings."""
     with psycopg.connect(db.reader_url, autocommit=True) as fresh:
-        fresh.execute("SELECT set_config('TimeZone', %s, false)", [db.settings.timezone])
+        fresh.execute(sql.SQL("SET TimeZone TO {}").format(sql.Literal(db.settings.timezone)))
         expected = _session_state(fresh)
     with db.reader_connection() as conn:
         assert conn.info.transaction_status == pq.TransactionStatus.IDLE
@@ -283,7 +283,7 @@ def test_queries_run_read_only_with_transaction_local_limits(db):
                current_setting('idle_in_transaction_session_timeout'),
                current_setting('search_path'), current_setting('standard_conforming_strings'),
                current_user, session_user""", max_rows=1)
-    assert probe.rows == [("on", "4s", "3s", "30s", '"demo"', "on", db.settings.reader_role,
+    assert probe.rows == [("on", "4s", "3s", "30s", "demo", "on", db.settings.reader_role,
                            db.settings.reader_role)]
     assert_pool_clean(db)
 

