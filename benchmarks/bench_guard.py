@@ -9,6 +9,9 @@ Goal: under 5 ms median per query.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
+
 import sqlglot
 
 from benchmarks.bench_util import (
@@ -37,6 +40,71 @@ def corpus(name: str = "safe_sql.txt") -> list[str]:
         if lines and lines[0].startswith("-- why:"):
             entries.append("\n".join(lines))
     return entries
+
+
+def _fit(head: str, items: Iterator[str], tail: str, sep: str = ",",
+         limit: int = 100_000) -> tuple[str, int]:
+    """head + as many items as fit in `limit` characters + tail, and how many fitted."""
+    parts: list[str] = []
+    size = len(head) + len(tail)
+    for item in items:
+        if size + len(item) + len(sep) > limit:
+            break
+        parts.append(item)
+        size += len(item) + len(sep)
+    return head + sep.join(parts) + tail, len(parts)
+
+
+def pathological_inputs() -> list[tuple[str, str, bool]]:
+    """(name, sql, accepted) for inputs up to the 100,000-character limit that made the
+    guard or the server slow or hungry (issue 10), and what the guard should answer."""
+    chain = (f"c{i} AS(SELECT*FROM c{i - 1})" if i else "c0 AS(SELECT 1)"
+             for i in itertools.count())
+    cte_chain, n_chain = _fit("WITH ", chain, " SELECT*FROM c0")
+    many, n_many = _fit("WITH ", (f"a{i} AS(SELECT 1)" for i in itertools.count()), " SELECT 1")
+    ones = itertools.repeat("1")
+    array, n_array = _fit("SELECT ARRAY[", ones, "]")
+    text_array, n_text = _fit("SELECT '{", ones, "}'::int[]")
+    in_list, n_in = _fit("SELECT id FROM orders WHERE id IN (", ones, ")")
+    concat, n_concat = _fit("SELECT ", itertools.repeat("'a'"), "", sep="||")
+    plus, n_plus = _fit("SELECT ", ones, "", sep="+")
+    unions, n_unions = _fit("", itertools.repeat("SELECT 1"), "", sep=" UNION ")
+    joins, n_joins = _fit("SELECT 1 FROM orders o ", (f"JOIN orders o{i} ON true"
+                                                     for i in itertools.count()), "", sep=" ")
+    wide = "SELECT " + ",".join(f"{i} AS c{i}" for i in range(450))
+    calls, n_calls = _fit("SELECT ", itertools.repeat("abs(1)"), "")
+    deep = 49_000
+    return [
+        (f"chain of {n_chain:,} CTEs", cte_chain, False),
+        (f"WITH RECURSIVE chain of {n_chain:,} CTEs", cte_chain.replace("WITH", "WITH RECURSIVE", 1), False),
+        (f"{n_many:,} independent CTEs", many, False),
+        (f"{n_array:,}-element ARRAY[...] literal", array, False),
+        (f"{n_text:,}-element '{{...}}'::int[] literal", text_array, True),
+        ("unclosed nested comments /* /* ...", "/* " * 33_333, False),
+        ("24,000 nested comments, closed", "/*" * 24_000 + "*/" * 24_000 + " SELECT 1", False),
+        ("16,000 nested comments with spaces, closed", "/* " * 16_000 + "*/ " * 16_000 +
+         "SELECT 1", True),
+        ("99,990 + signs", "SELECT 1 " + "+" * 99_990 + " 1", False),
+        ("a 99,990-character -- comment", "SELECT 1 --" + "-" * 99_980, True),
+        (f"{deep:,} nested parentheses", "SELECT " + "(" * deep + "1" + ")" * deep, False),
+        ("100 nested parentheses", "SELECT " + "(" * 100 + "1" + ")" * 100, True),
+        (f"IN list of {n_in:,} values", in_list, False),
+        ("IN list of 1,500 values", "SELECT id FROM orders WHERE id IN (" +
+         ",".join(str(i) for i in range(1500)) + ")", False),
+        (f"chain of {n_concat:,} || operators", concat, False),
+        ("chain of 9,000 || operators", "SELECT " + "||".join(["'a'"] * 9_000), False),
+        (f"chain of {n_plus:,} + operators", plus, False),
+        (f"{n_unions:,} UNIONs", unions, False),
+        ("6,000 UNIONs", " UNION ".join(["SELECT 1"] * 6_000), False),
+        (f"{n_joins:,} joins", joins, False),
+        ("4,000 nested CASE", "SELECT " + "CASE WHEN true THEN " * 4_000 + "1" +
+         " END" * 4_000, False),
+        ("20,000 NOT", "SELECT " + "NOT " * 20_000 + "true", False),
+        ("450 selected columns", wide, True),
+        ("999 selected columns", "SELECT " + ",".join(f"{i} AS c{i}" for i in range(999)), False),
+        (f"{n_calls:,} function calls", calls, False),
+        ("a 99,990-character string", "SELECT '" + "x" * 99_990 + "'", True),
+    ]
 
 
 def _time_each(entries: list[str], check, rounds: int) -> list[float]:
