@@ -1078,7 +1078,10 @@ class _GuardDialect(Postgres):
 
     sqlglot turns known functions into typed nodes (string_agg -> GroupConcat) and so
     forgets the name; the guard needs it to apply PostgreSQL's function allowlist.
+    PostgreSQL 16+ reads 1_000.5 as a number, and its deparser keeps that spelling.
     """
+
+    NUMBERS_CAN_BE_UNDERSCORE_SEPARATED = True
 
     class Parser(Postgres.Parser):
         def _parse_function_call(self, functions=None, anonymous=False,  # type: ignore[override]
@@ -1447,6 +1450,10 @@ def _check(sql: str, policy: _Policy) -> Verdict:
     statement = statements[0]
     if statement.tokens[0].name not in _QUERY_STARTS or reason == _NOT_A_QUERY:
         return _reject(_statement_reason(statement.tokens[0]))
+    if len(texts) != 1:  # split() and scan() disagree: never run what was not checked
+        return _reject("The SQL guard could not check this query; please simplify it.")
+    if texts[0] != statement.clean:  # the tree must be the tree of the text that runs
+        reason = _pg_check(statement.clean, policy)
     reason = reason or _token_rules(statement.tokens)
     if reason:
         return _reject(reason)
