@@ -795,6 +795,12 @@ class _PgWalk:
             if name in ("power", "pow") and len(args) == 2:
                 return _arith("^", args[0], args[1])  # type: ignore[arg-type]
             return None
+        if kind == "SubLink" and f.get("subLinkType") == "EXPR_SUBLINK":  # (SELECT 10^8)
+            sub = _unwrap(f.get("subselect")) or ("", {})
+            targets = sub[1].get("targetList", [])
+            if sub[0] == "SelectStmt" and len(targets) == 1 and not sub[1].get("fromClause"):
+                return self.number((_unwrap(targets[0]) or ("", {}))[1].get("val"))
+            return None
         values = [self.number(v) for v in _branches(kind, f)]
         known = [v for v in values if v is not None]
         if kind == "MinMaxExpr" and f.get("op") == "IS_LEAST" and known:
@@ -809,8 +815,8 @@ class _PgWalk:
         dims: list[float | None] = []
         if wrapped is not None and wrapped[0] == "A_ArrayExpr":
             dims = [self.number(e) for e in wrapped[1].get("elements", [])]
-        elif wrapped is not None and wrapped[0] == "TypeCast":
-            text = _const_text(wrapped[1].get("arg"))
+        elif wrapped is not None and wrapped[0] in ("TypeCast", "A_Const"):
+            text = _const_text(value)
             if text is None:
                 return None
             dims = [_float(part) for part in text.strip().strip("{}").split(",")]
@@ -1010,7 +1016,9 @@ def _series_reason_text(rows: float) -> str:
 
 
 def _megabytes(size: float) -> str:
-    return "an unlimited size" if math.isinf(size) else f"about {size / 1e6:,.0f} MB"
+    if math.isinf(size):
+        return "an unlimited size"
+    return f"about {size / 1e6:,.1f} MB" if size < 1e7 else f"about {size / 1e6:,.0f} MB"
 
 
 def _build_reason(what: str, size: float) -> str:
