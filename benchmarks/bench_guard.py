@@ -76,7 +76,8 @@ def pathological_inputs() -> list[tuple[str, str, bool]]:
     deep = 49_000
     return [
         (f"chain of {n_chain:,} CTEs", cte_chain, False),
-        (f"WITH RECURSIVE chain of {n_chain:,} CTEs", cte_chain.replace("WITH", "WITH RECURSIVE", 1), False),
+        (f"WITH RECURSIVE chain of {n_chain:,} CTEs",
+         cte_chain.replace("WITH", "WITH RECURSIVE", 1)[:100_000], False),
         (f"{n_many:,} independent CTEs", many, False),
         (f"{n_array:,}-element ARRAY[...] literal", array, False),
         (f"{n_text:,}-element '{{...}}'::int[] literal", text_array, True),
@@ -84,7 +85,7 @@ def pathological_inputs() -> list[tuple[str, str, bool]]:
         ("24,000 nested comments, closed", "/*" * 24_000 + "*/" * 24_000 + " SELECT 1", False),
         ("16,000 nested comments with spaces, closed", "/* " * 16_000 + "*/ " * 16_000 +
          "SELECT 1", True),
-        ("99,990 + signs", "SELECT 1 " + "+" * 99_990 + " 1", False),
+        ("99,980 + signs", "SELECT 1 " + "+" * 99_980 + " 1", False),
         ("a 99,990-character -- comment", "SELECT 1 --" + "-" * 99_980, True),
         (f"{deep:,} nested parentheses", "SELECT " + "(" * deep + "1" + ")" * deep, False),
         ("100 nested parentheses", "SELECT " + "(" * 100 + "1" + ")" * 100, True),
@@ -101,7 +102,7 @@ def pathological_inputs() -> list[tuple[str, str, bool]]:
          " END" * 4_000, False),
         ("20,000 NOT", "SELECT " + "NOT " * 20_000 + "true", False),
         ("450 selected columns", wide, True),
-        ("999 selected columns", "SELECT " + ",".join(f"{i} AS c{i}" for i in range(999)), False),
+        ("999 selected columns", "SELECT " + ",".join(f"{i} AS c{i}" for i in range(999)), True),
         (f"{n_calls:,} function calls", calls, False),
         ("a 99,990-character string", "SELECT '" + "x" * 99_990 + "'", True),
     ]

@@ -467,7 +467,10 @@ def _pg_limits(root: dict) -> str | None:
             wrapped = _unwrap(obj)
             if wrapped is not None:
                 ctes += wrapped[0] == "CommonTableExpr"
-                stack.append((wrapped[1], depth))
+                if wrapped[0] == "A_Const":  # a literal is one part, its value no deeper
+                    nodes += 1
+                else:
+                    stack.append((wrapped[1], depth))
                 continue
             nodes += 1  # a node's fields (typed children are written unwrapped)
             if depth > MAX_DEPTH:

@@ -14,6 +14,7 @@ import pglast
 import pytest
 from sqlguard_corpus import DEMO_TABLES, SAFE, UNSAFE
 
+from benchmarks.bench_guard import pathological_inputs
 from dashboard import sqlguard, sqlrules
 from dashboard.config import PROJECT_DIR
 from dashboard.errors import UnsafeQuery
@@ -51,14 +52,16 @@ def test_postgres_tree_alone_refuses_every_single_statement_attack():
     policy = sqlguard._Policy.build(DEMO_TABLES, ("demo",))
     accepted = []
     for entry in UNSAFE:
-        if entry.resource_exhaustion:
-            continue
+        if entry.resource_exhaustion or sqlguard._scanner_trap(entry.sql):
+            continue  # the text check before any scanning refuses it
         try:
             texts = pglast.parser.split(entry.sql, with_parser=False)
         except pglast.parser.ParseError:
             continue  # the scanner itself refuses it
         if len(texts) == 1 and sqlguard._pg_check(texts[0], policy) is None:
-            accepted.append(str(entry))
+            tokens = sqlguard._split(entry.sql)[0].tokens
+            if sqlguard._token_rules(tokens) != sqlguard._DEPTH_REASON:  # parentheses
+                accepted.append(str(entry))  # leave no trace in the tree: only tokens see them
     assert accepted == []
 
 
@@ -215,6 +218,221 @@ def test_sqlglot_layer_records_function_names_for_known_function_classes():
                          read=sqlguard._GuardDialect)[0]
     names = {n.meta.get("pg_name") for n in sqlguard._walk(tree)} - {None}
     assert {"string_agg", "pg_sleep"} <= names
+
+
+# -- attribute notation is a function call -------------------------------------------------
+ATTRIBUTE_CALLS = [
+    ("SELECT ('server_version').current_setting", "current_setting"),
+    ("SELECT ('public.app_secrets').to_regclass", "to_regclass"),
+    ("SELECT ('SELECT pg_advisory_lock(42)').ts_stat", "ts_stat"),
+    ("SELECT (42).pg_advisory_lock", "pg_advisory_lock"),
+    ("SELECT (0.5).setseed", "setseed"),
+    ("SELECT ('a').txid_current", "txid_current"),
+    ("SELECT ('select 1').query_to_xml", "query_to_xml"),
+    ("SELECT ('/etc/passwd').lo_import", "lo_import"),
+    ("SELECT ('/etc/passwd').pg_read_file", "pg_read_file"),
+    ("SELECT ('host=localhost').dblink_connect", "dblink_connect"),
+    ("SELECT (o.id).pg_terminate_backend FROM orders o", "pg_terminate_backend"),
+    ("SELECT x.current_setting FROM (SELECT 'server_version'::text AS x) s", "current_setting"),
+    ("SELECT s.x.current_setting FROM (SELECT 'server_version'::text AS x) s",
+     "current_setting"),
+    ("SELECT o.status.current_setting FROM orders o", "current_setting"),
+    ('SELECT ("x").current_setting FROM (SELECT \'server_version\' AS x) s', "current_setting"),
+    ('SELECT x."current_setting" FROM (SELECT \'server_version\'::text AS x) s',
+     "current_setting"),
+    ("SELECT X.CURRENT_SETTING FROM (SELECT 'server_version'::text AS x) s", "current_setting"),
+    ('SELECT U&"\\0078".current_setting FROM (SELECT \'server_version\'::text AS x) s',
+     "current_setting"),
+    ('SELECT x.U&"current\\005fsetting" FROM (SELECT \'server_version\'::text AS x) s',
+     "current_setting"),
+    ("SELECT ((x).to_regclass).to_regclass FROM (SELECT 'orders'::text AS x) s", "to_regclass"),
+    ("SELECT (ARRAY['server_version'])[1].current_setting", "current_setting"),
+    ("WITH c AS (SELECT ('server_version').current_setting AS v) SELECT * FROM c",
+     "current_setting"),
+    ("SELECT * FROM orders WHERE status = (SELECT ('server_version').current_setting)",
+     "current_setting"),
+    ("SELECT o.id, l.v FROM orders o, LATERAL (SELECT (o.status).current_setting AS v) l",
+     "current_setting"),
+    ("SELECT id FROM orders ORDER BY ('server_version').current_setting", "current_setting"),
+    ("SELECT count(*) FILTER (WHERE ('SELECT 1').ts_stat IS NOT NULL) FROM orders", "ts_stat"),
+    ("SELECT row_number() OVER (PARTITION BY ('server_version').current_setting) FROM orders",
+     "current_setting"),
+    ("SELECT rank() OVER w FROM orders WINDOW w AS (ORDER BY ('x').current_setting)",
+     "current_setting"),
+    ("SELECT 1 UNION ALL SELECT (1).pg_advisory_lock", "pg_advisory_lock"),
+    ("VALUES (('server_version').current_setting)", "current_setting"),
+    ("SELECT id FROM orders LIMIT (1).pg_advisory_lock", "pg_advisory_lock"),
+    ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + (1).pg_advisory_lock FROM r "
+     "WHERE n < 2) SELECT * FROM r", "pg_advisory_lock"),
+]
+
+
+@pytest.mark.parametrize(("sql", "function"), ATTRIBUTE_CALLS)
+def test_attribute_notation_is_refused_as_a_function_call(sql, function):
+    """(expr).f and col.f call f(expr) in PostgreSQL: no allowlist check would see f."""
+    verdict = check(sql)
+    assert not verdict.ok
+    assert "attribute notation" in verdict.reason
+    assert f"{function}()" in verdict.reason
+    assert not check_sql(sql, allowed_tables=None).ok
+
+
+@pytest.mark.parametrize("sql", [
+    # x is a FROM item only where PostgreSQL cannot see it: the name is the column x
+    "SELECT 1 FROM (SELECT 'server_version'::text AS x) a JOIN orders o "
+    "ON x.current_setting IS NOT NULL, orders x",
+    "SELECT (SELECT 1 FROM orders x LIMIT 1), s.q FROM (SELECT x.current_setting AS q "
+    "FROM (SELECT 'server_version'::text AS x) t) s",
+    "SELECT t.q FROM orders x, (SELECT x.current_setting AS q "
+    "FROM (SELECT 'server_version'::text AS x) t0) t",
+    # an aliased join hides the names inside it
+    "SELECT j.x.current_setting FROM ((SELECT 'server_version'::text AS x) a "
+    "CROSS JOIN orders o) AS j",
+    "SELECT 1 FROM ((SELECT 'server_version'::text AS x) a CROSS JOIN orders o) AS j, "
+    "LATERAL (SELECT a.x.current_setting) l",
+    "SELECT a.b.c.d FROM orders",
+])
+def test_names_resolve_in_postgres_scopes_not_anywhere_in_the_text(sql):
+    assert not check(sql).ok
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT o.status FROM orders o", "SELECT orders.id FROM orders",
+    "SELECT demo.orders.id, demo.orders.* FROM demo.orders", "SELECT s.x FROM (SELECT 1 AS x) s",
+    "SELECT g.n FROM generate_series(1, 3) AS g(n)",
+    "SELECT generate_series.generate_series FROM generate_series(1, 3)",
+    "WITH c AS (SELECT id FROM orders) SELECT c.id, x.id FROM c, c x",
+    "SELECT o.id, l.n FROM orders o LEFT JOIN LATERAL (SELECT o.id * 2 AS n) l ON true",
+    "SELECT (SELECT count(*) FROM order_items oi WHERE oi.order_id = o.id) FROM orders o",
+    "SELECT c.name FROM customers c JOIN (orders o JOIN order_items oi "
+    "ON oi.order_id = o.id) ON o.customer_id = c.id",
+    "SELECT j.id FROM (orders o JOIN customers c USING (id)) AS j",
+    "SELECT o.id, e.key FROM orders o, jsonb_each(jsonb_build_object('a', o.id)) e",
+    "SELECT o.id, rank() OVER (PARTITION BY o.status ORDER BY o.ordered_at) FROM orders o",
+    "SELECT count(*) FILTER (WHERE o.status = 'paid') FROM orders o",
+    "SELECT t.id FROM orders t TABLESAMPLE SYSTEM (10)",
+    "SELECT (o.id)::text, (ARRAY[1, 2, 3])[2] FROM orders o",
+    "SELECT o.id FROM orders o WHERE o.id IN (SELECT oi.order_id FROM order_items oi)",
+])
+def test_table_column_names_are_accepted(sql):
+    verdict = check(sql)
+    assert verdict.ok, verdict.reason
+
+
+# -- PostgreSQL's tree is walked whole, typed children included ----------------------------
+@pytest.mark.parametrize(("sql", "words"), [
+    ("SELECT 1 INTO t UNION ALL SELECT 2", ["INTO creates a table"]),
+    ("SELECT 1 UNION ALL (SELECT id FROM orders FOR UPDATE)", ["FOR UPDATE"]),
+    ("SELECT 1 UNION SELECT pg_sleep(1)", ["pg_sleep()"]),
+    ("(SELECT 1) EXCEPT (SELECT 2 UNION SELECT count(*) FROM users)", ["users"]),
+    ("SELECT count(*) OVER (ORDER BY set_config('a', 'b', true)) FROM orders",
+     ["set_config()"]),
+    ("SELECT 1 UNION SELECT ('server_version').current_setting", ["current_setting()"]),
+    ("SELECT CAST(1 AS regclass) UNION SELECT 2", ["regclass"]),
+    ("WITH c AS (SELECT 1) SELECT * FROM c UNION SELECT * FROM c, app_secrets",
+     ["app_secrets"]),
+])
+def test_postgres_tree_layer_alone_sees_every_branch(sql, words):
+    reason = sqlguard._pg_check(sql, sqlguard._Policy.build(DEMO_TABLES, ("demo",)))
+    assert reason
+    for word in words:
+        assert word in reason
+
+
+def test_typed_children_come_from_pglast_node_classes():
+    typed = sqlguard._TYPED
+    assert typed["SelectStmt"] == {"intoClause": "IntoClause", "withClause": "WithClause",
+                                   "larg": "SelectStmt", "rarg": "SelectStmt"}
+    assert typed["FuncCall"]["over"] == "WindowDef"
+    assert typed["TypeCast"]["typeName"] == "TypeName"
+
+
+# -- memory budgets ------------------------------------------------------------------------
+@pytest.mark.parametrize(("sql", "words"), [
+    ("SELECT repeat('x', 100000000) FROM generate_series(1, 10)", ["repeat()", "100 MB"]),
+    ("SELECT repeat('ab', 600000)", ["repeat()", "1.2 MB", "at most 1 MB"]),
+    ("SELECT repeat('x', 10000 * 10000)", ["repeat()"]),
+    ("SELECT repeat('x', '100000000'::int)", ["repeat()"]),
+    ("SELECT repeat('x', (SELECT 100000000))", ["repeat()"]),
+    ("SELECT repeat('x', (random() * 1e9)::int)", ["repeat()"]),
+    ("SELECT repeat('x', greatest(1, 100000000))", ["repeat()"]),
+    ("SELECT repeat(status, 2000000) FROM orders", ["repeat()"]),
+    ("SELECT lpad('', 100000000)", ["lpad()"]),
+    ("SELECT rpad('x', 2000000, 'y')", ["rpad()"]),
+    ("SELECT array_fill(0, ARRAY[120000000])", ["array_fill()", "120,000,000 elements"]),
+    ("SELECT array_fill('x'::text, '{20000,20000}')", ["array_fill()"]),
+    ("SELECT repeat('x', 900000) || repeat('x', 900000)", ["||"]),
+    ("SELECT concat(repeat('x', 600000), repeat('y', 600000))", ["concat()"]),
+    ("SELECT string_agg(repeat('x', 1000), ',') FROM generate_series(1, 1000000)",
+     ["string_agg()", "every row"]),
+    ("SELECT string_agg(status, repeat(',', 1000)) FROM orders", ["string_agg()"]),
+    ("SELECT jsonb_agg(repeat('x', 500)) FROM orders", ["jsonb_agg()"]),
+    ("SELECT ARRAY(SELECT repeat('x', 1000) FROM generate_series(1, 1000000))",
+     ["ARRAY(SELECT ...)"]),
+    ("SELECT format('%1000000000s', 'x')", ["format()"]),
+    ("SELECT format('%2$*1$s', 1000000000, 'x')", ["format()"]),
+    ("SELECT to_char(1, repeat('9', 900000))", ["to_char()"]),
+    ("SELECT replace(repeat('x', 1000000), 'x', repeat('y', 1000))", ["replace()"]),
+    ("SELECT generate_series(1, 20000000, 1)", ["generate_series", "10,000,000"]),
+])
+def test_constant_arguments_of_allocating_functions_have_budgets(sql, words):
+    verdict = check(sql)
+    assert not verdict.ok
+    for word in words:
+        assert word in verdict.reason
+    assert sqlguard._pg_check(sql, sqlguard._Policy.build(DEMO_TABLES, ("demo",)))
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT repeat('#', (count(*) / 10)::int) FROM orders GROUP BY status",
+    "SELECT repeat('-', 80), repeat('ab', 500000)", "SELECT lpad(id::text, 8, '0') FROM orders",
+    "SELECT rpad(status, 30, '.') FROM orders",
+    "SELECT format('%-12s|%5s', status, id) FROM orders",
+    "SELECT to_char(ordered_at, 'YYYY-MM') FROM orders", "SELECT array_fill(0, ARRAY[12, 31])",
+    "SELECT string_agg(status, ', ' ORDER BY status) FROM orders",
+    "SELECT array_agg(DISTINCT region), jsonb_agg(id) FROM orders",
+    "SELECT repeat(status, id) FROM orders", "SELECT generate_series(1, 10000000)",
+])
+def test_modest_or_data_driven_sizes_are_accepted(sql):
+    verdict = check(sql)
+    assert verdict.ok, verdict.reason
+
+
+# -- bounded guard cost: pathological inputs are answered, with the right verdict ---------
+@pytest.mark.parametrize(("name", "sql", "accepted"), pathological_inputs(),
+                         ids=[p[0] for p in pathological_inputs()])
+def test_pathological_inputs_are_answered(name, sql, accepted):
+    """Timings and memory are measured in benchmarks/bench_guard.py, not asserted here."""
+    assert len(sql) <= sqlguard.MAX_SQL_CHARS
+    verdict = check_sql(sql, allowed_tables=None)
+    assert verdict.ok is accepted, verdict.reason
+    assert accepted or verdict.reason
+
+
+@pytest.mark.parametrize(("sql", "words"), [
+    ("WITH " + ", ".join(f"c{i} AS (SELECT {i})" for i in range(51)) + " SELECT 1",
+     ["51 WITH queries", "at most 50"]),
+    ("SELECT " + "(" * 101 + "1" + ")" * 101, ["nested more than 100 levels"]),
+    ("SELECT " + "(SELECT " * 101 + "1" + ")" * 101, ["nested more than 100 levels"]),
+    ("SELECT id FROM orders WHERE id IN (" + ",".join(["1"] * 1001) + ")",
+     ["more than 1,000 items"]),
+    ("SELECT " + ", ".join(["abs(1)"] * 900), ["too complex"]),
+    ("SELECT 1 " + "+" * 64 + " 1", ["64 or more + and - signs"]),
+    ("SELECT 1 /*" + "/*" * 20 + "*/" * 21, ["nested comment marks"]),
+], ids=["ctes", "parentheses", "subqueries", "in-list", "nodes", "signs", "comments"])
+def test_size_and_complexity_limits_say_why(sql, words):
+    verdict = check(sql)
+    assert not verdict.ok
+    for word in words:
+        assert word in verdict.reason
+
+
+def test_limits_leave_room_for_large_analyst_queries():
+    ctes = "WITH " + ", ".join(f"c{i} AS (SELECT {i} AS n)" for i in range(50))
+    assert check(ctes + " SELECT count(*) FROM c49").ok
+    assert check("SELECT " + "(" * 100 + "1" + ")" * 100).ok
+    assert check("SELECT id FROM orders WHERE id IN (" + ",".join(["1"] * 1000) + ")").ok
+    assert check("SELECT '" + "-" * 500 + "' AS rule, 1 " + "+ 1 " * 50).ok
 
 
 # -- PostgreSQL's own scanner splits and reads the text ------------------------------------
