@@ -1,8 +1,13 @@
 """Guard cost: validations per second on the safe corpus, next to sqlglot's parse alone.
 
 The floor is `sqlglot.parse_one(sql, read="postgres")`, the parse any sqlglot-based tool
-pays; the guard adds PostgreSQL's own parser, the lexer rules and the tree walks.
-Goal: under 5 ms median per query.
+pays; the guard adds PostgreSQL's own scanner and parser, the token rules and the tree
+walks. Goal: under 5 ms median per query.
+
+Then the pathological inputs (issue 10): every input up to the 100,000-character limit
+must be answered in under 0.5 s and 200 MB by the guard, and in under 2 s by
+`python -m dashboard check-sql --any-table` (a fresh process each, start-up included;
+left out with --quick).
 
     python -m benchmarks --only guard
 """
@@ -10,12 +15,18 @@ Goal: under 5 ms median per query.
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
+import time
+import tracemalloc
 from collections.abc import Iterator
 
 import sqlglot
 
 from benchmarks.bench_util import (
     DATA_DIR,
+    PROJECT_DIR,
     BenchContext,
     Result,
     Row,
@@ -29,6 +40,9 @@ from dashboard import sqlguard
 
 DEMO_TABLES = frozenset({"demo.customers", "demo.products", "demo.orders", "demo.order_items"})
 GOAL_MS = 5.0
+PATHOLOGICAL_GOAL_S = 0.5
+PATHOLOGICAL_GOAL_MB = 200.0
+CLI_GOAL_S = 2.0
 
 
 def corpus(name: str = "safe_sql.txt") -> list[str]:
@@ -125,6 +139,58 @@ def _time_each(entries: list[str], check, rounds: int) -> list[float]:
     return per_entry
 
 
+def _guard_cost(sql: str) -> tuple[float, float, bool]:
+    """Seconds (best of three), peak traced memory in MB (a separate run), verdict."""
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        verdict = sqlguard.check_sql(sql, allowed_tables=None)
+        times.append(time.perf_counter() - started)
+    tracemalloc.start()
+    try:
+        sqlguard.check_sql(sql, allowed_tables=None)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return min(times), peak / 1e6, verdict.ok
+
+
+def _cli_cost(sql: str) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one `check-sql --any-table` process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "dashboard", "check-sql", "--any-table"],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, cwd=PROJECT_DIR, env=env)
+    assert proc.stdin is not None
+    proc.stdin.write(sql.encode("utf-8"))
+    proc.stdin.close()
+    _, _, usage = os.wait4(proc.pid, 0)
+    proc.returncode = 0  # reaped by wait4
+    return time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+def _pathological(ctx: BenchContext) -> tuple[list[Row], list[dict]]:
+    rows, data = [], []
+    for name, sql, expected in pathological_inputs():
+        seconds, peak_mb, accepted = _guard_cost(sql)
+        entry = {"input": name, "chars": len(sql), "guard_s": seconds, "guard_peak_mb": peak_mb,
+                 "accepted": accepted, "expected": expected}
+        shown = f"{fmt_ms(ms(seconds))}, {peak_mb:.1f} MB"
+        met = seconds < PATHOLOGICAL_GOAL_S and peak_mb < PATHOLOGICAL_GOAL_MB and (
+            accepted is expected)
+        floor = ""
+        if not ctx.quick:
+            cli_s, cli_mb = _cli_cost(sql)
+            entry.update(cli_s=cli_s, cli_peak_rss_mb=cli_mb)
+            floor = f"check-sql {cli_s:.2f} s, {cli_mb:.0f} MB RSS"
+            met = met and cli_s < CLI_GOAL_S
+        rows.append(Row(f"  {name} ({'accepted' if accepted else 'refused'})", shown, floor,
+                        "", f"< {PATHOLOGICAL_GOAL_S:g} s", met))
+        data.append(entry)
+    return rows, data
+
+
 def run(ctx: BenchContext) -> Result:
     entries = corpus()
     rounds = 2 if ctx.quick else 7
@@ -146,13 +212,16 @@ def run(ctx: BenchContext) -> Result:
         Row("p95 per query / validations per second",
             f"{fmt_ms(p95)} / {per_second:,.0f} per s"),
         Row(f"median per refused query ({len(unsafe)} unsafe)", fmt_ms(median(unsafe_ms))),
+        Row("pathological inputs up to 100,000 characters", "guard time, peak memory"),
     ]
+    pathological_rows, pathological = _pathological(ctx)
+    result.rows += pathological_rows
     result.data = {
         "safe_queries": len(entries), "accepted": accepted, "rounds": rounds,
         "median_ms": med, "p95_ms": p95, "max_ms": max(guard_ms),
         "validations_per_s": per_second, "sqlglot_parse_median_ms": median(parse_ms),
         "ratio_to_parse": ratio, "unsafe_queries": len(unsafe),
         "unsafe_median_ms": median(unsafe_ms), "pg_parser": sqlguard.PG_PARSER_AVAILABLE,
-        "goal_ms": GOAL_MS, "met": med < GOAL_MS,
+        "goal_ms": GOAL_MS, "met": med < GOAL_MS, "pathological": pathological,
     }
     return result
