@@ -571,6 +571,8 @@ class _PgWalk:
             recursive = bool(with_clause.get("recursive"))
             for i, cte in enumerate(ctes):
                 self.node(cte, outer.more(ctes=names if recursive else names[:i]))
+                if recursive:
+                    _recursive_growth((_unwrap(cte) or ("", {}))[1])
             base = outer.more(ctes=names)
         done = {"withClause", "intoClause", "lockingClause", "larg", "rarg", "fromClause",
                 "valuesLists"}
@@ -938,7 +940,96 @@ _ACCUMULATING = frozenset({
 _NUMERIC_TYPES = sqlrules.names("""
     int2 int4 int8 smallint integer int bigint float4 float8 real float double numeric decimal
 """)
+_FIXED_SIZE_TYPES = _NUMERIC_TYPES | sqlrules.names("""
+    bool boolean date time timetz timestamp timestamptz interval uuid money inet cidr
+""")
 _FORMAT_SPEC = re.compile(r"%(?:(\d+)\$)?-*(\d+|\*(?:\d+\$)?)?[sIL%]")
+
+
+def _recursive_growth(cte: dict) -> None:
+    """Refuse a recursive step that combines the CTE's own values with themselves.
+
+    `s || s`, `array_cat(a, a)` or `repeat(s, 2)` in the recursive part doubles a value
+    at every step: a few dozen steps outgrow any memory limit, within the timeout.
+    """
+    query = _unwrap(cte.get("ctequery")) or ("", {})
+    if query[0] != "SelectStmt" or query[1].get("op", "SETOP_NONE") == "SETOP_NONE":
+        return
+    name = cte.get("ctename", "")
+    aliases = _pg_names(cte.get("aliascolnames", []))
+    columns = set()  # the CTE's columns whose values can grow (not numbers, dates, ...)
+    first = query[1].get("larg") or {}
+    for i, target in enumerate(first.get("targetList", [])):
+        fields = (_unwrap(target) or ("", {}))[1]
+        value = _unwrap(fields.get("val")) or ("", {})
+        column = aliases[i] if i < len(aliases) else fields.get("name") or (
+            _pg_names(value[1].get("fields", []))[-1:] or [""])[0]
+        fixed = (value[0] == "A_Const" and "sval" not in value[1]) or (
+            value[0] == "TypeCast" and _pg_names((value[1].get("typeName") or {}).get(
+                "names", []))[-1:] and _pg_names(value[1]["typeName"]["names"])[-1]
+            in _FIXED_SIZE_TYPES)
+        if not fixed:
+            columns.add(column)
+    step = query[1].get("rarg") or {}
+    refs = {name} | {(f.get("alias") or {}).get("aliasname") or name
+                     for f in _nodes_of(step, "RangeVar") if f.get("relname") == name}
+
+    def own(value: object) -> bool:
+        """Does `value` carry one of the CTE's growing values along (not e.g. its length)?"""
+        wrapped = _unwrap(value) or ("", {})
+        kind, fields = wrapped
+        if kind == "ColumnRef":
+            parts = _pg_names(fields.get("fields", []))
+            return bool(parts) and parts[-1] in columns and (len(parts) == 1 or parts[-2] in refs)
+        if kind == "TypeCast":
+            names = _pg_names((fields.get("typeName") or {}).get("names", []))
+            return names[-1:] != [] and names[-1] not in _FIXED_SIZE_TYPES and own(
+                fields.get("arg"))
+        if kind == "A_Expr" and _pg_names(fields.get("name", []))[-1:] == ["||"]:
+            return own(fields.get("lexpr")) or own(fields.get("rexpr"))
+        if kind == "FuncCall":
+            called = "".join(_pg_names(fields.get("funcname", []))[-1:])
+            return (called in _SUM_SIZES or called == "repeat") and any(
+                own(a) for a in fields.get("args", []))
+        return kind in ("CoalesceExpr", "CaseExpr", "MinMaxExpr") and any(
+            own(v) for v in _branches(kind, fields))
+
+    for kind, fields in _nodes_of(step, None):
+        if kind == "A_Expr" and _pg_names(fields.get("name", []))[-1:] == ["||"]:
+            args = [fields.get("lexpr"), fields.get("rexpr")]
+            shown = "||"
+        elif kind == "FuncCall":
+            shown = "".join(_pg_names(fields.get("funcname", []))[-1:])
+            args = list(fields.get("args", []))
+            if shown == "repeat" and args and own(args[0]):
+                args = [args[0], args[0]]
+            elif shown not in _SUM_SIZES:
+                continue
+        else:
+            continue
+        if sum(own(a) for a in args) >= 2:
+            raise _Refusal(f"The recursive part of WITH RECURSIVE {name} combines its own "
+                           f"values with themselves ({shown}), so they double at every step "
+                           "and outgrow any memory limit; dashboard queries cannot do that.")
+
+
+def _nodes_of(value: object, kind: str | None) -> Iterator:
+    """Fields of every node of `kind` under `value` ((kind, fields) for every node if None)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            wrapped = _unwrap(item)
+            if wrapped is not None:
+                if kind is None:
+                    yield wrapped
+                elif wrapped[0] == kind:
+                    yield wrapped[1]
+                stack.append(wrapped[1])
+            else:
+                stack.extend(item.values())
 
 
 def _branches(kind: str, f: dict) -> list:

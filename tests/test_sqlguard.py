@@ -384,6 +384,41 @@ def test_constant_arguments_of_allocating_functions_have_budgets(sql, words):
 
 
 @pytest.mark.parametrize("sql", [
+    "WITH RECURSIVE r(s) AS (SELECT 'x'::text UNION ALL SELECT s || s FROM r) SELECT 1 FROM r",
+    "WITH RECURSIVE r AS (SELECT 'x'::text AS s UNION ALL SELECT r.s || '-' || r.s FROM r) "
+    "SELECT 1 FROM r",
+    "WITH RECURSIVE r(a) AS (SELECT ARRAY[1] UNION ALL SELECT array_cat(a, a) FROM r) "
+    "SELECT 1 FROM r",
+    "WITH RECURSIVE r(s) AS (SELECT 'x'::text UNION ALL SELECT repeat(s, 2) FROM r) "
+    "SELECT 1 FROM r",
+    "WITH RECURSIVE r(j) AS (SELECT '1'::jsonb UNION ALL SELECT jsonb_build_array(j, j) "
+    "FROM r) SELECT 1 FROM r",
+    "WITH RECURSIVE r(s) AS (SELECT 'x' UNION ALL SELECT s::text || upper(s::text) FROM r) "
+    "SELECT 1 FROM r",
+])
+def test_recursive_steps_that_double_their_values_are_refused(sql):
+    verdict = check(sql)
+    assert not verdict.ok
+    assert "double at every step" in verdict.reason
+
+
+@pytest.mark.parametrize("sql", [
+    "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + n FROM r WHERE n < 100) "
+    "SELECT * FROM r",
+    "WITH RECURSIVE f(a, b) AS (SELECT 0::numeric, 1::numeric UNION ALL SELECT b, a + b "
+    "FROM f WHERE b < 1000) SELECT a FROM f",
+    "WITH RECURSIVE r(n, path) AS (SELECT 1, 'a'::text UNION ALL SELECT n + 1, "
+    "path || '/' || n::text FROM r WHERE n < 5) SELECT path FROM r",
+    "WITH RECURSIVE r(id, path) AS (SELECT id, name FROM products WHERE id = 1 UNION ALL "
+    "SELECT p.id, r.path || '>' || p.name FROM products p JOIN r ON p.id = r.id + 1 "
+    "WHERE r.id < 5) SELECT * FROM r",
+])
+def test_recursive_steps_that_grow_linearly_are_accepted(sql):
+    verdict = check(sql)
+    assert verdict.ok, verdict.reason
+
+
+@pytest.mark.parametrize("sql", [
     "SELECT repeat('#', (count(*) / 10)::int) FROM orders GROUP BY status",
     "SELECT repeat('-', 80), repeat('ab', 500000)", "SELECT lpad(id::text, 8, '0') FROM orders",
     "SELECT rpad(status, 30, '.') FROM orders",
