@@ -490,26 +490,34 @@ def _too_complex() -> str:
 
 
 @dataclass(frozen=True)
-class _Scope:
-    """What names mean at one point of the tree, as PostgreSQL resolves them.
+class _Names:
+    """Names FROM items make visible, as PostgreSQL resolves them (its "refnames").
 
-    `rels`: table names and aliases visible here (this query level and outer ones);
-    `qualified`: (schema, table) of visible tables written schema-qualified, unaliased.
-    Kept a subset of what PostgreSQL sees, so a name found here is surely a table.
+    Kept a subset of what PostgreSQL sees, so that a name found here surely is a table.
+    `qualified`: (schema, table) of tables written schema-qualified without an alias.
+    `columns`: (refname, its columns) of functions in FROM: their whole-row value can be
+    a plain scalar, so `s.f` must name one of those columns or it calls f(s).
     """
 
-    ctes: frozenset[str] = frozenset()
     rels: frozenset[str] = frozenset()
     qualified: frozenset[tuple[str, str]] = frozenset()
+    columns: frozenset[tuple[str, frozenset[str]]] = frozenset()
 
-    def more(self, ctes: Collection[str] = (), rels: Collection[str] = (),
-             qualified: Collection[tuple[str, str]] = ()) -> _Scope:
-        return _Scope(self.ctes | frozenset(ctes), self.rels | frozenset(rels),
-                      self.qualified | frozenset(qualified))
+    def __or__(self, other: _Names) -> _Names:
+        return _Names(self.rels | other.rels, self.qualified | other.qualified,
+                      self.columns | other.columns)
 
 
-_Names = tuple[frozenset[str], frozenset[tuple[str, str]]]
-_NO_NAMES: _Names = (frozenset(), frozenset())
+@dataclass(frozen=True)
+class _Scope:
+    """What names mean at one point of the tree: CTEs, and FROM items of this query
+    level and the levels around it."""
+
+    ctes: frozenset[str] = frozenset()
+    names: _Names = _Names()
+
+    def more(self, ctes: Collection[str] = (), names: _Names | None = None) -> _Scope:
+        return _Scope(self.ctes | frozenset(ctes), self.names | names if names else self.names)
 
 
 class _PgWalk:
@@ -582,63 +590,50 @@ class _PgWalk:
             self.children("SelectStmt", fields, base, skip=done)  # ORDER BY, LIMIT
             return
         self.node(fields.get("valuesLists"), base)
-        rels: frozenset[str] = frozenset()
-        qualified: frozenset[tuple[str, str]] = frozenset()
+        seen = _Names()
         for item in fields.get("fromClause", []):
-            more, more_qualified = self.from_item(item, base, rels, qualified)
-            rels, qualified = rels | more, qualified | more_qualified
-        self.children("SelectStmt", fields, base.more(rels=rels, qualified=qualified),
-                      skip=done)
+            seen |= self.from_item(item, base, seen)
+        self.children("SelectStmt", fields, base.more(names=seen), skip=done)
 
-    def from_item(self, item: object, base: _Scope, rels: frozenset[str],
-                  qualified: frozenset[tuple[str, str]]) -> _Names:
+    def from_item(self, item: object, base: _Scope, earlier: _Names) -> _Names:
         """Check one FROM item; return the names it makes visible (PostgreSQL's refnames).
 
-        `rels`/`qualified`: earlier items of the same FROM, visible to LATERAL items.
+        `earlier`: names of the earlier items of the same FROM, visible to LATERAL items.
         """
         wrapped = _unwrap(item)
         if wrapped is None:
             self.node(item, base)
-            return _NO_NAMES
+            return _Names()
         kind, fields = wrapped
-        lateral = base.more(rels=rels, qualified=qualified)
+        lateral = base.more(names=earlier)
         alias = (fields.get("alias") or {}).get("aliasname")
         if kind == "RangeVar":
             self.range_var(fields, base)
             if alias:
-                return frozenset({alias}), frozenset()
+                return _Names(frozenset({alias}))
             name, schema = fields.get("relname", ""), fields.get("schemaname")
-            return frozenset({name}), frozenset({(schema, name)} if schema else ())
+            return _Names(frozenset({name}), frozenset({(schema, name)} if schema else ()))
         if kind == "RangeSubselect":
             self.node(fields.get("subquery"), lateral if fields.get("lateral") else base)
-            return frozenset({alias} if alias else ()), frozenset()
+            return _Names(frozenset({alias} if alias else ()))
         if kind == "RangeFunction":  # function arguments may always refer to earlier items
             self.children(kind, fields, lateral)
-            functions = fields.get("functions", [])
-            if alias or len(functions) != 1 or fields.get("is_rowsfrom"):
-                return frozenset({alias} if alias else ()), frozenset()
-            first = (_unwrap(functions[0]) or ("", {}))[1].get("items", [{}])[0]
-            call = _unwrap(first)
-            names = _pg_names(call[1].get("funcname", [])) if call and call[0] == "FuncCall" \
-                else []
-            return frozenset(names[-1:]), frozenset()
+            return _function_names(fields, alias)
         if kind == "JoinExpr":
-            left = self.from_item(fields.get("larg"), base, rels, qualified)
-            right = self.from_item(fields.get("rarg"), base, rels | left[0],
-                                   qualified | left[1])
-            inner = base.more(rels=left[0] | right[0], qualified=left[1] | right[1])
-            self.children(kind, fields, inner, skip={"larg", "rarg"})
-            if alias:
-                return frozenset({alias}), frozenset()
+            left = self.from_item(fields.get("larg"), base, earlier)
+            right = self.from_item(fields.get("rarg"), base, earlier | left)
+            self.children(kind, fields, base.more(names=left | right), skip={"larg", "rarg"})
+            if alias:  # an aliased join hides the names inside it
+                return _Names(frozenset({alias}))
             using = (fields.get("join_using_alias") or {}).get("aliasname")
-            return left[0] | right[0] | frozenset({using} if using else ()), left[1] | right[1]
+            return left | right | _Names(frozenset({using} if using else ()))
         if kind == "RangeTableSample":
             self.table_sample(fields)
-            names = self.from_item(fields.get("relation"), base, rels, qualified)
+            names = self.from_item(fields.get("relation"), base, earlier)
             self.children(kind, fields, base, skip={"relation"})
             return names
         self.visit(kind, fields, lateral)
-        return _NO_NAMES
+        return _Names()
 
     def range_var(self, fields: dict, scope: _Scope) -> None:
         schema, name = fields.get("schemaname"), fields.get("relname", "")
@@ -666,9 +661,19 @@ class _PgWalk:
             parts.append(wrapped[1].get("sval", "") if wrapped[0] == "String" else "*")
         # PostgreSQL reads q.f as table q's column f when q is a table of the query, and
         # as the function call f(q) otherwise (attribute notation): only the first is safe.
-        if len(parts) <= 1 or (len(parts) == 2 and (parts[0] in scope.rels or parts[1] == "*")):
+        names = scope.names
+        if len(parts) <= 1 or (len(parts) == 2 and parts[1] == "*"):
             return
-        if len(parts) == 3 and ((parts[0], parts[1]) in scope.qualified or parts[2] == "*"):
+        if len(parts) == 2 and parts[0] in names.rels:
+            known = [columns for ref, columns in names.columns if ref == parts[0]]
+            if all(parts[1] in columns for columns in known):
+                return
+            raise _Refusal(f"In {'.'.join(parts)}, {parts[1]} is not a column of the function "
+                           f"{parts[0]} in FROM, so PostgreSQL would call the function "
+                           f"{parts[1]}() on its value (attribute notation); dashboard queries "
+                           f"cannot use it. Name the columns, as in AS {parts[0]}(value), and "
+                           "use those names.")
+        if len(parts) == 3 and ((parts[0], parts[1]) in names.qualified or parts[2] == "*"):
             return
         shown = ".".join(parts)
         if len(parts) > 3:
@@ -944,6 +949,35 @@ _FIXED_SIZE_TYPES = _NUMERIC_TYPES | sqlrules.names("""
     bool boolean date time timetz timestamp timestamptz interval uuid money inet cidr
 """)
 _FORMAT_SPEC = re.compile(r"%(?:(\d+)\$)?-*(\d+|\*(?:\d+\$)?)?[sIL%]")
+
+
+# Column names of allowlisted FROM functions that return records.
+_RECORD_COLUMNS = {name: frozenset({"key", "value"}) for name in (
+    "json_each", "jsonb_each", "json_each_text", "jsonb_each_text")}
+
+
+def _function_names(fields: dict, alias: str | None) -> _Names:
+    """The refname of a function in FROM, and the column names it provably has."""
+    functions = [(_unwrap(f) or ("", {}))[1].get("items", []) for f in fields.get("functions", [])]
+    calls = [_unwrap(items[0]) if items else None for items in functions]
+    called = ["".join(_pg_names(c[1].get("funcname", []))[-1:]) if c and c[0] == "FuncCall"
+              else "" for c in calls]
+    refname = alias or (called[0] if len(called) == 1 and not fields.get("is_rowsfrom") else "")
+    if not refname:
+        return _Names()
+    colnames = _pg_names((fields.get("alias") or {}).get("colnames", []))
+    definitions = list(fields.get("coldeflist", []))
+    for items in functions:  # ROWS FROM (f() AS (a int), ...): one list per function
+        listed = _unwrap(items[1]) if len(items) > 1 else None
+        definitions += listed[1].get("items", []) if listed and listed[0] == "List" else []
+    columns = set(colnames) or {(_unwrap(d) or ("", {}))[1].get("colname", "")
+                                for d in definitions}
+    if not colnames:
+        for name in called:  # a scalar function's column is named after the alias
+            columns |= _RECORD_COLUMNS.get(name, {refname, name})
+    if fields.get("ordinality"):
+        columns.add("ordinality")
+    return _Names(frozenset({refname}), frozenset(), frozenset({(refname, frozenset(columns))}))
 
 
 def _recursive_growth(cte: dict) -> None:

@@ -262,6 +262,15 @@ ATTRIBUTE_CALLS = [
     ("SELECT 1 UNION ALL SELECT (1).pg_advisory_lock", "pg_advisory_lock"),
     ("VALUES (('server_version').current_setting)", "current_setting"),
     ("SELECT id FROM orders LIMIT (1).pg_advisory_lock", "pg_advisory_lock"),
+    # a function in FROM returning a scalar: its alias is that scalar, s.f calls f(s)
+    ("SELECT s.current_setting FROM unnest(ARRAY['server_version']) s", "current_setting"),
+    ("SELECT s.current_setting FROM unnest(ARRAY['server_version']) AS s(x)",
+     "current_setting"),
+    ("SELECT unnest.current_setting FROM unnest(ARRAY['server_version'])", "current_setting"),
+    ("SELECT g.pg_advisory_lock FROM generate_series(1, 1) g", "pg_advisory_lock"),
+    ("SELECT r.txid_current FROM ROWS FROM (generate_series(1, 1)) r", "txid_current"),
+    ("SELECT o.id FROM orders o, LATERAL (SELECT s.current_setting "
+     "FROM unnest(ARRAY[o.status]) s) l", "current_setting"),
     ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + (1).pg_advisory_lock FROM r "
      "WHERE n < 2) SELECT * FROM r", "pg_advisory_lock"),
 ]
@@ -312,6 +321,9 @@ def test_names_resolve_in_postgres_scopes_not_anywhere_in_the_text(sql):
     "SELECT count(*) FILTER (WHERE o.status = 'paid') FROM orders o",
     "SELECT t.id FROM orders t TABLESAMPLE SYSTEM (10)",
     "SELECT (o.id)::text, (ARRAY[1, 2, 3])[2] FROM orders o",
+    "SELECT s, s.s FROM unnest(ARRAY['a']) s", "SELECT s.x FROM unnest(ARRAY['a']) AS s(x)",
+    "SELECT g.g, g.ordinality FROM generate_series(1, 3) WITH ORDINALITY g",
+    "SELECT r.a FROM jsonb_to_record('{\"a\": 1}') AS r(a int)",
     "SELECT o.id FROM orders o WHERE o.id IN (SELECT oi.order_id FROM order_items oi)",
 ])
 def test_table_column_names_are_accepted(sql):
