@@ -97,8 +97,9 @@ def check_sql(sql: str, *, allowed_tables: Collection[str] | None,
     """
     try:
         return _check(sql, _Policy.build(allowed_tables, schemas))
-    except RecursionError:
-        return _reject(_DEPTH_REASON)
+    except RecursionError:  # sqlglot's parser recurses once per nested call or operator
+        return _reject("The query is nested too deeply for the SQL guard to check (nested "
+                       "function calls, subqueries or operators); please simplify it.")
     except Exception as exc:  # the guard fails closed, never with a traceback
         log.warning("SQL guard failure (%s); the query was refused", type(exc).__name__)
         log.debug("SQL guard failure", exc_info=True)
