@@ -415,8 +415,11 @@ def _pg_type_reason(type_name: dict) -> str | None:
 _NOT_A_QUERY = "Only SELECT queries can run."
 
 
-def _pg_check(sql: str, policy: _Policy) -> str | None:
-    """Run PostgreSQL's parser over the whole text; return a reason to refuse, or None."""
+def _pg_check(sql: str, policy: _Policy, *, walk: bool = True) -> str | None:
+    """Run PostgreSQL's parser over the whole text; return a reason to refuse, or None.
+
+    `walk=False` stops after the size and complexity limits.
+    """
     try:
         text = parse_sql_json(sql)
         if len(text) > MAX_TREE_CHARS:  # the tree's size, known before Python builds it
@@ -443,7 +446,7 @@ def _pg_check(sql: str, policy: _Policy) -> str | None:
             return f"Only SELECT queries can run: this statement {what}."
         return _NOT_A_QUERY
     reason = _pg_limits(fields)
-    if reason:
+    if reason or not walk:
         return reason
     try:
         _PgWalk(policy).select(fields, _Scope())
@@ -1573,7 +1576,7 @@ def _check(sql: str, policy: _Policy) -> Verdict:
         if len(texts) > 1:
             return _reject(f"Only one statement can run at a time: this text contains "
                            f"{len(texts)} statements separated by semicolons.")
-        reason = _pg_check(texts[0], policy) if texts else None
+        reason = _pg_check(texts[0], policy, walk=False) if texts else None
         if reason and reason != _NOT_A_QUERY:
             return _reject(reason)
         statements = _split(sql)
@@ -1589,9 +1592,8 @@ def _check(sql: str, policy: _Policy) -> Verdict:
         return _reject(_statement_reason(statement.tokens[0]))
     if len(texts) != 1:  # split() and scan() disagree: never run what was not checked
         return _reject("The SQL guard could not check this query; please simplify it.")
-    if texts[0] != statement.clean:  # the tree must be the tree of the text that runs
-        reason = _pg_check(statement.clean, policy)
-    reason = reason or _token_rules(statement.tokens)
+    # The whole walk, on the tree of exactly the text that runs (comments blanked).
+    reason = _pg_check(statement.clean, policy) or _token_rules(statement.tokens)
     if reason:
         return _reject(reason)
     # sqlglot reads PostgreSQL's own rendering of the tree: literals, quoting and
