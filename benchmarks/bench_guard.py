@@ -119,6 +119,9 @@ def pathological_inputs() -> list[tuple[str, str, bool]]:
         ("999 selected columns", "SELECT " + ",".join(f"{i} AS c{i}" for i in range(999)), True),
         (f"{n_calls:,} function calls", calls, False),
         ("a 99,990-character string", "SELECT '" + "x" * 99_990 + "'", True),
+        ("19,000 comments inside one statement", "SELECT 1 " + "/**/ " * 19_000 + "+ 1", True),
+        ("16,000 -- comments inside one statement", "SELECT 1" + " -- c\n" * 16_000 + "+ 1",
+         True),
     ]
 
 

@@ -277,12 +277,14 @@ def _build(sql: str, raw: list, comments: list) -> _Statement:
     """Tokens (pglast's ends are inclusive) and the text with comments blanked."""
     tokens = [_Token(t.name, sql[t.start:t.end + 1], t.start, t.end + 1) for t in raw]
     start, end = tokens[0].start, tokens[-1].end
-    clean = sql[start:end]
-    # Comments act as whitespace in PostgreSQL; blank them from the end so offsets hold.
-    for comment in reversed(comments):
+    # Comments act as whitespace in PostgreSQL: each becomes one space.
+    parts, at = [], start
+    for comment in comments:
         if start <= comment.start and comment.end < end:
-            clean = clean[: comment.start - start] + " " + clean[comment.end + 1 - start :]
-    return _Statement(tokens, clean.strip())
+            parts += [sql[at:comment.start], " "]
+            at = comment.end + 1
+    parts.append(sql[at:end])
+    return _Statement(tokens, "".join(parts).strip())
 
 
 _OP_CHARS = "~!@#^&|`?+\\-*/%<>="
