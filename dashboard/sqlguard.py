@@ -1574,26 +1574,25 @@ def _check(sql: str, policy: _Policy) -> Verdict:
         return _reject(reason)
     try:
         # PostgreSQL's parse tree first: it is built in C and bounds everything after it.
-        texts = pg_split(sql, with_parser=False)
-        if len(texts) > 1:
+        slices = pg_split(sql, with_parser=False, only_slices=True)
+        if len(slices) > 1:
             return _reject(f"Only one statement can run at a time: this text contains "
-                           f"{len(texts)} statements separated by semicolons.")
-        reason = _pg_check(texts[0], policy, walk=False) if texts else None
+                           f"{len(slices)} statements separated by semicolons.")
+        if not slices:  # only comments, or the scanner found no complete statement
+            return _reject("PostgreSQL finds no complete statement in this text: is it "
+                           "empty, or is a parenthesis left open?")
+        text = sql[slices[0]]  # the rest is semicolons, comments and spaces
+        reason = _pg_check(text, policy, walk=False)
         if reason and reason != _NOT_A_QUERY:
             return _reject(reason)
-        statements = _split(sql)
+        statements = _split(text)
     except PgParseError as exc:
         return _reject(_scan_error(exc))
-    if not statements:
-        return _reject("The query is empty.")
-    if len(statements) > 1:  # never differs from split(); checked so that it cannot
-        return _reject(f"Only one statement can run at a time: this text contains "
-                       f"{len(statements)} statements separated by semicolons.")
+    if len(statements) != 1:  # split() and scan() disagree: never run what was not checked
+        return _reject("The SQL guard could not check this query; please simplify it.")
     statement = statements[0]
     if statement.tokens[0].name not in _QUERY_STARTS or reason == _NOT_A_QUERY:
         return _reject(_statement_reason(statement.tokens[0]))
-    if len(texts) != 1:  # split() and scan() disagree: never run what was not checked
-        return _reject("The SQL guard could not check this query; please simplify it.")
     # The whole walk, on the tree of exactly the text that runs (comments blanked).
     reason = _pg_check(statement.clean, policy) or _token_rules(statement.tokens)
     if reason:
