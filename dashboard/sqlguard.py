@@ -291,7 +291,7 @@ _OP_CHARS = "~!@#^&|`?+\\-*/%<>="
 # PostgreSQL's scanner rescans long runs of operator characters once per trailing + or -
 # and once per nested /*, so such runs cost it quadratic time (minutes at 100,000
 # characters, in the server too). No query needs them.
-_SIGN_RUN = re.compile(r"(?:\+|-(?!-)){64,}")
+_SIGN_RUN = re.compile(r"(?:\+|-(?!-)){64}")
 _OP_RUN = re.compile(f"[{_OP_CHARS}]{{64,}}")
 
 
