@@ -607,3 +607,14 @@ def test_check_sql_single_statement_mode():
     assert refused.returncode == 1
     assert refused.stderr.startswith("error: The function pg_sleep()")
     assert "Traceback" not in refused.stderr
+
+
+def test_check_sql_answers_every_pathological_input():
+    """The CLI answers each input at the size limit, in order (its timings: bench_guard)."""
+    inputs = pathological_inputs()
+    lines = [json.dumps({"sql": sql}) for _, sql, _ in inputs]
+    done = _cli("check-sql", "--any-table", "--jsonl", stdin="\n".join(lines) + "\n")
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [a["ok"] for a in answers] == [accepted for _, _, accepted in inputs]
+    assert all(a["reason"] for a in answers if not a["ok"])
