@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -203,6 +204,8 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
 
 def _streamlit_secrets() -> dict[str, str]:
     """Top-level scalar keys of st.secrets, only when a Streamlit script is running."""
+    if "streamlit.runtime" not in sys.modules:  # no app running: skip importing Streamlit
+        return {}  # (about a second of start-up for the CLI, e.g. check-sql)
     try:
         from streamlit import runtime
 
