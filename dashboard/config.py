@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -202,14 +203,17 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
 
 
 def _streamlit_secrets() -> dict[str, str]:
-    """Top-level scalar keys of st.secrets, only when a Streamlit script is running."""
+    """Top-level scalar keys of st.secrets, only when a Streamlit script is running.
+
+    A running script has imported Streamlit already; this module never imports it, so the
+    CLI and the benchmarks do not pay for loading it (only `dashboard/ui.py` imports it).
+    """
+    st = sys.modules.get("streamlit")
+    if st is None:
+        return {}
     try:
-        from streamlit import runtime
-
-        if not runtime.exists():
+        if not st.runtime.exists():
             return {}
-        import streamlit as st
-
         return {k: str(v) for k, v in st.secrets.to_dict().items() if not isinstance(v, dict)}
     except Exception:  # no secrets file, or not under Streamlit: nothing to add
         return {}
