@@ -203,17 +203,16 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
 
 
 def _streamlit_secrets() -> dict[str, str]:
-    """Top-level scalar keys of st.secrets, only when a Streamlit script is running.
-
-    A running script has imported Streamlit already; this module never imports it, so the
-    CLI and the benchmarks do not pay for loading it (only `dashboard/ui.py` imports it).
-    """
-    st = sys.modules.get("streamlit")
-    if st is None:
-        return {}
+    """Top-level scalar keys of st.secrets, only when a Streamlit script is running."""
+    if "streamlit.runtime" not in sys.modules:  # no app running: skip importing Streamlit
+        return {}  # (about a second of start-up for the CLI, e.g. check-sql)
     try:
-        if not st.runtime.exists():
+        from streamlit import runtime
+
+        if not runtime.exists():
             return {}
+        import streamlit as st
+
         return {k: str(v) for k, v in st.secrets.to_dict().items() if not isinstance(v, dict)}
     except Exception:  # no secrets file, or not under Streamlit: nothing to add
         return {}

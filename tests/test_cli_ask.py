@@ -1,27 +1,21 @@
 """`python -m dashboard ask / widgets / refresh` end to end, in-process through
-`cli.main(argv)`: the offline planner, a private copy of the demo database. One real
-process per command is in test_cli_subprocess.py."""
+`cli.main(argv)`: the offline planner, a private copy of the demo database."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import NamedTuple
 
 import pytest
+from cli_inprocess import Ran, run_cli
 
-from dashboard import charts, cli, store
-from dashboard import db as dbmodule
+from dashboard import charts, store
 from dashboard.db import Database
 
-
-class Ran(NamedTuple):
-    code: int
-    out: str
-    err: str
+pytestmark = pytest.mark.slow
 
 
-Cli = Callable[..., Ran]
+def cli(db: Database, *args: str) -> Ran:
+    return run_cli(*args, database=db)
 
 
 @pytest.fixture(scope="module")
@@ -30,27 +24,11 @@ def cli_db(databases, template_db) -> Database:  # type: ignore[no-untyped-def]
     return databases.open(databases.create(template=template_db), GENERATOR="offline")
 
 
-@pytest.fixture
-def run(cli_db: Database, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> Cli:
-    """`python -m dashboard ARGS` in this process, on `cli_db` (the process-wide database
-    the commands open is that one)."""
-    monkeypatch.setattr(dbmodule, "_database", cli_db)
-
-    def call(*args: str) -> Ran:
-        code = cli.main(list(args))
-        out, err = capsys.readouterr()
-        return Ran(code, out, err)
-
-    return call
-
-
-def test_ask_saves_monthly_revenue_by_region_as_one_line_per_region(run: Cli,
-                                                                     cli_db: Database) -> None:
-    done = run("ask", "--user", "testuser", "--json",
+def test_ask_saves_monthly_revenue_by_region_as_one_line_per_region(cli_db: Database) -> None:
+    done = cli(cli_db, "ask", "--user", "testuser", "--json",
                "monthly revenue in 2025 by region as a line chart")
-    assert done.code == 0, done.err
-    out = json.loads(done.out)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
     assert set(out) >= {"widget_id", "sql", "content", "row_count", "generator", "timings_ms"}
     assert out["generator"] == "offline" and out["row_count"] == 48
     assert out["timings_ms"]["total"] >= out["timings_ms"]["execute"] >= 0
@@ -75,17 +53,17 @@ def test_ask_saves_monthly_revenue_by_region_as_one_line_per_region(run: Cli,
     assert all(len(t.x) == 12 for t in lines)
 
 
-def test_ask_no_save_plain_output(run: Cli, cli_db: Database) -> None:
+def test_ask_no_save_plain_output(cli_db: Database) -> None:
     user = store.get_or_create_user(cli_db, "testuser")
     before = len(store.list_widgets(cli_db, user))
-    done = run("ask", "--user", "testuser", "--no-save", "how many orders per region")
-    assert done.code == 0, done.err
-    assert "SELECT" in done.out and "4 rows" in done.out
-    assert "Chart: bar" in done.out and "Europe" in done.out
-    assert "Not saved (--no-save)." in done.out
+    done = cli(cli_db, "ask", "--user", "testuser", "--no-save", "how many orders per region")
+    assert done.returncode == 0, done.stderr
+    assert "SELECT" in done.stdout and "4 rows" in done.stdout
+    assert "Chart: bar" in done.stdout and "Europe" in done.stdout
+    assert "Not saved (--no-save)." in done.stdout
     assert len(store.list_widgets(cli_db, user)) == before
-    as_json = json.loads(run("ask", "--user", "testuser", "--no-save", "--json",
-                             "how many orders per region").out)
+    as_json = json.loads(cli(cli_db, "ask", "--user", "testuser", "--no-save", "--json",
+                             "how many orders per region").stdout)
     assert as_json["widget_id"] is None and as_json["row_count"] == 4
 
 
@@ -94,29 +72,30 @@ def test_ask_no_save_plain_output(run: Cli, cli_db: Database) -> None:
     ["ask", "--user", "bad name!", "orders by region"],
     ["ask", "--user", "testuser", "the margin of each warehouse robot"],
 ])
-def test_ask_errors_are_one_line(run: Cli, args: list[str]) -> None:
-    done = run(*args)
-    assert done.code == 1, done.out
-    assert done.err.startswith("error: ") and len(done.err.strip().splitlines()) == 1
-    assert "Traceback" not in done.err
+def test_ask_errors_are_one_line(cli_db: Database, args: list[str]) -> None:
+    done = cli(cli_db, *args)
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr
 
 
-def test_widgets_and_refresh(run: Cli) -> None:
-    saved = json.loads(run("ask", "--user", "cli-refresher", "--json", "orders by channel").out)
-    listed = json.loads(run("widgets", "--user", "cli-refresher", "--json").out)
+def test_widgets_and_refresh(cli_db: Database) -> None:
+    saved = json.loads(cli(cli_db, "ask", "--user", "cli-refresher", "--json",
+                           "orders by channel").stdout)
+    listed = json.loads(cli(cli_db, "widgets", "--user", "cli-refresher", "--json").stdout)
     assert [w["id"] for w in listed] == [saved["widget_id"]]
     assert listed[0]["chart"] == saved["content"]["chart"] and listed[0]["row_count"] == 3
-    plain = run("widgets", "--user", "cli-refresher")
-    assert f"#{saved['widget_id']}" in plain.out
-    one = run("refresh", "--user", "cli-refresher", "--id", str(saved["widget_id"]))
-    assert one.code == 0 and "refreshed, 3 rows" in one.out
-    every = run("refresh", "--user", "testuser", "--all")
-    assert every.code == 0, every.out + every.err
-    assert "static (no query)" in every.out  # the seed widget
-    other = run("refresh", "--user", "cli-someone-else", "--id", str(saved["widget_id"]))
-    assert other.code == 1 and "not found" in other.err
+    plain = cli(cli_db, "widgets", "--user", "cli-refresher")
+    assert f"#{saved['widget_id']}" in plain.stdout
+    one = cli(cli_db, "refresh", "--user", "cli-refresher", "--id", str(saved["widget_id"]))
+    assert one.returncode == 0 and "refreshed, 3 rows" in one.stdout
+    every = cli(cli_db, "refresh", "--user", "testuser", "--all")
+    assert every.returncode == 0, every.stdout + every.stderr
+    assert "static (no query)" in every.stdout  # the seed widget
+    other = cli(cli_db, "refresh", "--user", "cli-someone-else", "--id", str(saved["widget_id"]))
+    assert other.returncode == 1 and "not found" in other.stderr
 
 
-def test_widgets_of_a_user_without_any(run: Cli) -> None:
-    done = run("widgets", "--user", "cli-newcomer")
-    assert done.code == 0 and done.out == "cli-newcomer has no widgets yet.\n"
+def test_widgets_of_a_user_without_any(cli_db: Database) -> None:
+    done = cli(cli_db, "widgets", "--user", "cli-newcomer")
+    assert done.returncode == 0 and done.stdout == "cli-newcomer has no widgets yet.\n"

@@ -8,16 +8,15 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import NamedTuple
 
 import psycopg
 import pytest
+from cli_inprocess import Ran, run_cli
 
-from dashboard import cli, config, embedded
-from dashboard import db as dbmodule
+from dashboard import embedded
 from dashboard.config import PROJECT_DIR
 
 pytestmark = pytest.mark.slow
@@ -31,38 +30,13 @@ def data_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-class Ran(NamedTuple):
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., Ran]]:
-    """`python -m dashboard ARGS` in this process with the environment given: settings
-    read afresh and the process-wide database closed after each command, as a new
-    process would have them."""
-
-    def call(*args: str, **env: str) -> Ran:
-        with monkeypatch.context() as patch:
-            for name in ("DATABASE_URL", "DATA_DATABASE_URL", "READER_DATABASE_URL"):
-                patch.delenv(name, raising=False)
-            for name, value in env.items():
-                patch.setenv(name, value)
-            config.get_settings.cache_clear()
-            try:
-                code = cli.main(list(args))
-            finally:
-                if dbmodule._database is not None:
-                    dbmodule._database.close()
-                    dbmodule._database = None
-                config.get_settings.cache_clear()
-        out, err = capsys.readouterr()
-        return Ran(code, out, err)
-
-    yield call
-    config.get_settings.cache_clear()
+def _cli(data_dir: Path, *args: str, **env: str) -> Ran:
+    """The command in this process, with the environment a new process would get here:
+    the test server's URLs left out, EMBEDDED_DATA_DIR and `env` added."""
+    environ = {k: v for k, v in os.environ.items()
+               if k not in {"DATABASE_URL", "DATA_DATABASE_URL", "READER_DATABASE_URL"}}
+    environ.update(EMBEDDED_DATA_DIR=str(data_dir), **env)
+    return run_cli(*args, environ=environ)
 
 
 def test_concurrent_starts_share_one_server(data_dir: Path) -> None:
@@ -78,32 +52,33 @@ def test_concurrent_starts_share_one_server(data_dir: Path) -> None:
         assert conn.execute("SHOW listen_addresses").fetchone() == ("",)
 
 
-def test_cli_init_load_and_stop(data_dir: Path, run: Callable[..., Ran]) -> None:
-    here = {"EMBEDDED_DATA_DIR": str(data_dir)}
-    first = run("init-db", **here)
-    assert first.code == 0, first.err
-    assert "migrations applied" in first.out
-    again = run("init-db", **here)
-    assert again.code == 0 and again.out == first.out
-    demo = run("load-demo", **here)
-    assert demo.code == 0 and "already loaded" in demo.out
-    stopped = run("stop-db", **here)
-    assert stopped.code == 0 and "stopped" in stopped.out
+def test_cli_init_load_and_stop(data_dir: Path) -> None:
+    first = _cli(data_dir, "init-db")
+    assert first.returncode == 0, first.stderr
+    assert "2 migrations applied" in first.stdout or "migrations applied" in first.stdout
+    again = _cli(data_dir, "init-db")
+    assert again.returncode == 0 and again.stdout == first.stdout
+    demo = _cli(data_dir, "load-demo")
+    assert demo.returncode == 0 and "already loaded" in demo.stdout
+    stopped = _cli(data_dir, "stop-db")
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
     assert not embedded.is_running(data_dir)
-    idle = run("stop-db", **here)
-    assert idle.code == 0 and "was not running" in idle.out
+    idle = _cli(data_dir, "stop-db")
+    assert idle.returncode == 0 and "was not running" in idle.stdout
     # A later start reuses the data directory: the demo data is still there.
     url = embedded.start(data_dir)
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM demo.orders").fetchone() == (100_000,)
 
 
-def test_cli_errors_are_one_line(data_dir: Path, run: Callable[..., Ran]) -> None:
-    bad_setting = run("init-db", EMBEDDED_DATA_DIR=str(data_dir), MAX_ROWS="lots")
-    assert bad_setting.code == 1
-    assert bad_setting.err == "error: MAX_ROWS must be a whole number.\n"
-    bad_server = run("init-db", DATABASE_URL="postgresql://nobody:s3cret@127.0.0.1:1/none")
-    assert bad_server.code == 1
-    assert "Cannot connect to the database set by DATABASE_URL" in bad_server.err
-    assert "s3cret" not in bad_server.err and "Traceback" not in bad_server.err
-    assert len(bad_server.err.strip().splitlines()) == 1
+def test_cli_errors_are_one_line(data_dir: Path) -> None:
+    result = _cli(data_dir, "init-db", MAX_ROWS="lots")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: MAX_ROWS must be a whole number."
+    assert "Traceback" not in result.stderr
+    bad_server = _cli(data_dir, "init-db",
+                      DATABASE_URL="postgresql://nobody:s3cret@127.0.0.1:1/none")
+    assert bad_server.returncode == 1
+    assert "Cannot connect to the database set by DATABASE_URL" in bad_server.stderr
+    assert "s3cret" not in bad_server.stderr and "Traceback" not in bad_server.stderr
+    assert len(bad_server.stderr.strip().splitlines()) == 1
