@@ -117,7 +117,7 @@ def worker(tag: str, users: int, duration: float) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- parent
 
 
-def _spawn(ctx: BenchContext, tag: str, users: int, prompts: list[str]) -> subprocess.Popen:
+def _spawn(ctx: BenchContext, tag: str, users: int, prompts: list[str]) -> subprocess.Popen[str]:
     env = child_env(ctx.database_env())
     env[PROMPTS_ENV] = json.dumps(prompts)
     return subprocess.Popen(
@@ -171,8 +171,8 @@ def run(ctx: BenchContext) -> Result:
     procs = [_spawn(ctx, chr(ord("a") + i), per_process, prompts) for i in range(PROCESSES)]
     try:
         for proc in procs:
-            line = proc.stdout.readline() if proc.stdout else ""
-            if line.strip() != "READY":
+            assert proc.stdout is not None and proc.stderr is not None
+            if proc.stdout.readline().strip() != "READY":
                 raise RuntimeError(f"worker did not start: {proc.stderr.read()[-300:]}")
         for proc in procs:  # both start together
             assert proc.stdin is not None

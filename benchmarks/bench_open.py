@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from benchmarks.bench_pipeline import draw
@@ -80,7 +81,7 @@ def _alternate(app: Callable[[], Any], floor: Callable[[], Any],
     return median(times[0]), median(times[1])
 
 
-def _fit(points: list[tuple[int, float]]) -> tuple[float, float, float]:
+def _fit(points: list[tuple[float, float]]) -> tuple[float, float, float]:
     """Slope, intercept and R² of a least-squares line through (widgets, ms)."""
     n = len(points)
     mean_x = sum(x for x, _ in points) / n
@@ -104,8 +105,8 @@ def run(ctx: BenchContext) -> Result:
         fill(db, user, specs, size)
         in_memory = [charts.parse_content(w.content) for w in service.list_widgets(db, user)]
         open_dashboard(db, user)  # warm-up
-        app_s, floor_s = _alternate(lambda user=user: open_dashboard(db, user),
-                                    lambda specs=in_memory: from_memory(specs),
+        app_s, floor_s = _alternate(partial(open_dashboard, db, user),
+                                    partial(from_memory, in_memory),
                                     3 if ctx.quick else 5)
         measured.append({"widgets": size, "app_ms": ms(app_s), "floor_ms": ms(floor_s),
                          "ratio": app_s / floor_s,

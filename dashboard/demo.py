@@ -43,8 +43,8 @@ def load(conn: psycopg.Connection, *, force: bool = False) -> bool:
         return False
     with conn.transaction():
         conn.execute(f"DROP SCHEMA IF EXISTS {DEMO_SCHEMA} CASCADE")
-        conn.execute((DEMO_DIR / "schema.sql").read_text())  # type: ignore[arg-type]
-        conn.execute((DEMO_DIR / "data.sql").read_text())  # type: ignore[arg-type]
+        conn.execute((DEMO_DIR / "schema.sql").read_text())
+        conn.execute((DEMO_DIR / "data.sql").read_text())
         conn.execute(
             f"COMMENT ON SCHEMA {DEMO_SCHEMA} IS 'Demo store data ({DEMO_VERSION}): "
             "customers, products, orders and order items, 2023-2025.'"

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 from psycopg.conninfo import make_conninfo
 
@@ -34,7 +35,7 @@ def file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _server_module():
+def _server_module() -> ModuleType:
     with warnings.catch_warnings():
         # platformdirs warns about a missing XDG_RUNTIME_DIR in containers; harmless.
         warnings.simplefilter("ignore")

@@ -1,7 +1,9 @@
 """Exceptions whose message is written for the analyst and safe to show in the UI.
 
-Every class carries a plain-language ``message``; none carries a stack trace, a
-connection string or a secret. Pages catch ``DashboardError`` and show ``message``.
+One hierarchy: every class derives from ``DashboardError`` and carries a plain-language
+``message``; none carries a stack trace, a connection string or a secret. Pages catch
+``DashboardError`` and show ``message``. ``retryable`` tells the ask loop whether asking
+the generator again (with ``message`` as feedback) may succeed.
 """
 
 from __future__ import annotations
@@ -10,7 +12,14 @@ from dataclasses import dataclass
 
 
 class DashboardError(Exception):
-    """Base class: ``message`` is shown to the user as it is."""
+    """Base class: ``message`` is shown to the user as it is.
+
+    ``retryable`` is False unless a subclass (or an instance) says that another attempt
+    with ``message`` as feedback may succeed, as an unusable model reply does.
+    """
+
+    retryable: bool = False
+    message: str
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -46,9 +55,14 @@ class QueryTimeout(DashboardError):
 
 
 class QueryFailed(DashboardError):
-    """PostgreSQL refused or failed a query; ``detail``/``hint`` come from the server."""
+    """PostgreSQL refused or failed a query. ``hint`` (the server's HINT, if any) and
+    ``sqlstate`` come from the server; its DETAIL, when there is one, is in ``message``."""
 
-    def __init__(self, message: str, *, hint: str | None = None, sqlstate: str | None = None):
+    hint: str | None
+    sqlstate: str | None
+
+    def __init__(self, message: str, *, hint: str | None = None,
+                 sqlstate: str | None = None) -> None:
         super().__init__(message)
         self.hint = hint
         self.sqlstate = sqlstate
@@ -68,7 +82,10 @@ class Clarification:
 
 
 class NeedsClarification(GenerationFailed):
-    """Two or more readings of the question are plausible; the analyst picks one."""
+    """Two or more readings of the question are plausible; the analyst picks one of
+    ``options``."""
+
+    options: list[Clarification]
 
     def __init__(self, message: str, options: list[Clarification]) -> None:
         super().__init__(message)

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from typing import Any
 
 from dashboard.charts import ChartSpec, validate
 
 # Also the full-width forms, which some spreadsheets normalise to the ASCII ones.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def csv_cell(value: Any) -> str:
@@ -48,8 +46,3 @@ def to_csv(spec: ChartSpec) -> bytes:
     writer.writerows([csv_cell(value) for value in row] for row in spec.data)
     return buffer.getvalue().encode("utf-8-sig")
 
-
-def csv_filename(title: str | None, default: str = "widget") -> str:
-    """A safe download name from a widget title: `Revenue by region` -> `revenue-by-region.csv`."""
-    stem = _UNSAFE_NAME.sub("-", str(title or "").strip().lower()).strip("-.")[:60].strip("-.")
-    return f"{stem or default}.csv"

@@ -1,35 +1,27 @@
-"""`python -m dashboard ask / widgets / refresh` end to end: a real process, the offline
-planner, a private copy of the demo database."""
+"""`python -m dashboard ask / widgets / refresh` end to end, in-process through
+`cli.main(argv)`: the offline planner, a private copy of the demo database."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+from cli_inprocess import Ran, run_cli
 
 from dashboard import charts, store
-from dashboard.config import PROJECT_DIR
 from dashboard.db import Database
 
 pytestmark = pytest.mark.slow
 
 
-def cli(db: Database, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("OPENAI_", "DATA_", "READER_")) and k != "GENERATOR"}
-    assert db.settings.database_url
-    env.update(DATABASE_URL=db.settings.database_url, GENERATOR="offline")
-    return subprocess.run([sys.executable, "-m", "dashboard", *args], cwd=PROJECT_DIR, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+def cli(db: Database, *args: str) -> Ran:
+    return run_cli(*args, database=db)
 
 
 @pytest.fixture(scope="module")
 def cli_db(databases, template_db) -> Database:  # type: ignore[no-untyped-def]
-    """One private database for this module's processes (they save widgets)."""
-    return databases.open(databases.create(template=template_db))
+    """One private database for this module's commands (they save widgets)."""
+    return databases.open(databases.create(template=template_db), GENERATOR="offline")
 
 
 def test_ask_saves_monthly_revenue_by_region_as_one_line_per_region(cli_db: Database) -> None:
@@ -75,14 +67,16 @@ def test_ask_no_save_plain_output(cli_db: Database) -> None:
     assert as_json["widget_id"] is None and as_json["row_count"] == 4
 
 
-def test_ask_errors_are_one_line(cli_db: Database) -> None:
-    for args in (["ask", "--user", "testuser", "   "],
-                 ["ask", "--user", "bad name!", "orders by region"],
-                 ["ask", "--user", "testuser", "the margin of each warehouse robot"]):
-        done = cli(cli_db, *args)
-        assert done.returncode == 1, done.stdout
-        assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1
-        assert "Traceback" not in done.stderr
+@pytest.mark.parametrize("args", [
+    ["ask", "--user", "testuser", "   "],
+    ["ask", "--user", "bad name!", "orders by region"],
+    ["ask", "--user", "testuser", "the margin of each warehouse robot"],
+])
+def test_ask_errors_are_one_line(cli_db: Database, args: list[str]) -> None:
+    done = cli(cli_db, *args)
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr
 
 
 def test_widgets_and_refresh(cli_db: Database) -> None:
@@ -100,3 +94,8 @@ def test_widgets_and_refresh(cli_db: Database) -> None:
     assert "static (no query)" in every.stdout  # the seed widget
     other = cli(cli_db, "refresh", "--user", "cli-someone-else", "--id", str(saved["widget_id"]))
     assert other.returncode == 1 and "not found" in other.stderr
+
+
+def test_widgets_of_a_user_without_any(cli_db: Database) -> None:
+    done = cli(cli_db, "widgets", "--user", "cli-newcomer")
+    assert done.returncode == 0 and done.stdout == "cli-newcomer has no widgets yet.\n"

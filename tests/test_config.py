@@ -1,5 +1,7 @@
 """Settings: defaults, every bad value, and secrets never echoed."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,3 +101,12 @@ def test_secrets_are_not_in_repr() -> None:
 def test_blank_values_mean_unset() -> None:
     s = parse_settings({"DATABASE_URL": "  ", "OPENAI_API_KEY": "", "MAX_ROWS": " "})
     assert s.database_url is None and s.openai_api_key is None and s.max_rows == 10_000
+
+
+def test_reading_settings_does_not_load_streamlit() -> None:
+    """Only dashboard/ui.py imports Streamlit: the CLI starts without loading it."""
+    code = ("import sys; from dashboard.config import get_settings; get_settings(); "
+            "print('streamlit' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "False"

@@ -1,17 +1,20 @@
-"""The embedded PostgreSQL and the database CLI commands, on a private data directory."""
+"""The embedded PostgreSQL and the database CLI commands, on a private data directory.
+
+The commands run in-process through `cli.main(argv)`; test_cli_subprocess.py starts the
+real processes."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import stat
-import subprocess
-import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
 import pytest
+from cli_inprocess import Ran, run_cli
 
 from dashboard import embedded
 from dashboard.config import PROJECT_DIR
@@ -20,19 +23,20 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def data_dir() -> Path:
+def data_dir() -> Iterator[Path]:
     path = PROJECT_DIR / ".data" / f"test-embedded-{os.getpid()}"
     yield path
     embedded.stop(path)
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "DATA_DATABASE_URL", "READER_DATABASE_URL"}}
-    env["EMBEDDED_DATA_DIR"] = str(data_dir)
-    return subprocess.run([sys.executable, "-m", "dashboard", *args], cwd=PROJECT_DIR, env=env,
-                          capture_output=True, text=True, timeout=300)
+def _cli(data_dir: Path, *args: str, **env: str) -> Ran:
+    """The command in this process, with the environment a new process would get here:
+    the test server's URLs left out, EMBEDDED_DATA_DIR and `env` added."""
+    environ = {k: v for k, v in os.environ.items()
+               if k not in {"DATABASE_URL", "DATA_DATABASE_URL", "READER_DATABASE_URL"}}
+    environ.update(EMBEDDED_DATA_DIR=str(data_dir), **env)
+    return run_cli(*args, environ=environ)
 
 
 def test_concurrent_starts_share_one_server(data_dir: Path) -> None:
@@ -69,16 +73,12 @@ def test_cli_init_load_and_stop(data_dir: Path) -> None:
 
 
 def test_cli_errors_are_one_line(data_dir: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "dashboard", "init-db"], cwd=PROJECT_DIR,
-                            env={**os.environ, "MAX_ROWS": "lots"}, capture_output=True,
-                            text=True, timeout=60)
+    result = _cli(data_dir, "init-db", MAX_ROWS="lots")
     assert result.returncode == 1
     assert result.stderr.strip() == "error: MAX_ROWS must be a whole number."
     assert "Traceback" not in result.stderr
-    bad_server = subprocess.run(
-        [sys.executable, "-m", "dashboard", "init-db"], cwd=PROJECT_DIR,
-        env={**os.environ, "DATABASE_URL": "postgresql://nobody:s3cret@127.0.0.1:1/none"},
-        capture_output=True, text=True, timeout=60)
+    bad_server = _cli(data_dir, "init-db",
+                      DATABASE_URL="postgresql://nobody:s3cret@127.0.0.1:1/none")
     assert bad_server.returncode == 1
     assert "Cannot connect to the database set by DATABASE_URL" in bad_server.stderr
     assert "s3cret" not in bad_server.stderr and "Traceback" not in bad_server.stderr
