@@ -88,7 +88,7 @@ def apply_migrations(conn: psycopg.Connection) -> list[str]:
             continue
         with conn.transaction():
             # Trusted files from the repository: the simple protocol runs them whole.
-            conn.execute(migration.path.read_text())  # type: ignore[arg-type]
+            conn.execute(migration.path.read_text())
             conn.execute(
                 "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                 [migration.version, migration.name, migration.checksum],
@@ -316,14 +316,14 @@ def revoke_reader_functions(conn: psycopg.Connection, settings: Settings) -> boo
                    0, coalesce((SELECT oid FROM pg_roles WHERE rolname = %s), 0)))
            ORDER BY 1""",
         [[oid for oid, _ in functions], [sig for _, sig in functions], settings.reader_role])]
-    grantees = [sql.SQL("PUBLIC")]
+    grantees: list[sql.Composable] = [sql.SQL("PUBLIC")]
     if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
                     [settings.reader_role]).fetchone():
         grantees.append(sql.Identifier(settings.reader_role))
     if granted:
         # regprocedure's output is PostgreSQL's own quoted, resolvable signature.
         conn.execute(sql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM {}").format(
-            sql.SQL(", ").join(sql.SQL(sig) for sig in granted),  # type: ignore[arg-type]
+            sql.SQL(", ").join(sql.SQL(sig) for sig in granted),
             sql.SQL(", ").join(grantees)))
         log.info("revoked EXECUTE on %d functions from PUBLIC in %s", len(granted),
                  conn.info.dbname)

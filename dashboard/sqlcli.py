@@ -10,12 +10,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Collection, Sequence
-from typing import TextIO
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import TYPE_CHECKING, TextIO, TypedDict
 
 from dashboard.errors import DashboardError, InvalidInput
 
+if TYPE_CHECKING:  # the guard itself is imported when a command needs it
+    from dashboard.sqlguard import Verdict
+
 AddCommand = Callable[..., argparse.ArgumentParser]
+
+
+class _Answer(TypedDict):
+    """One output line of `check-sql --jsonl`."""
+
+    ok: bool
+    reason: str | None
 
 
 def add_commands(add: AddCommand) -> None:
@@ -67,13 +77,13 @@ def _read_sql(arg: str | None) -> str:
     return sys.stdin.read()
 
 
-def check_lines(lines: Sequence[bytes] | object, out: TextIO, *,
+def check_lines(lines: Iterable[bytes | str], out: TextIO, *,
                 allowed_tables: Collection[str] | None, schemas: Sequence[str]) -> int:
     """Answer each JSON line with {"ok", "reason"}; return how many lines were answered."""
     from dashboard.sqlguard import check_sql
 
     count = 0
-    for raw in lines:  # type: ignore[attr-defined]
+    for raw in lines:
         text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
         answer = _answer(text.rstrip("\r\n"), check_sql, allowed_tables, schemas)
         out.write(json.dumps(answer) + "\n")
@@ -82,8 +92,8 @@ def check_lines(lines: Sequence[bytes] | object, out: TextIO, *,
     return count
 
 
-def _answer(line: str, check_sql: Callable[..., object],
-            allowed_tables: Collection[str] | None, schemas: Sequence[str]) -> dict:
+def _answer(line: str, check_sql: Callable[..., Verdict],
+            allowed_tables: Collection[str] | None, schemas: Sequence[str]) -> _Answer:
     try:
         item = json.loads(line)
     except ValueError:
@@ -91,7 +101,7 @@ def _answer(line: str, check_sql: Callable[..., object],
     if not isinstance(item, dict) or not isinstance(item.get("sql"), str):
         return {"ok": False, "reason": 'Expected a JSON object with a text "sql" field.'}
     verdict = check_sql(item["sql"], allowed_tables=allowed_tables, schemas=schemas)
-    return {"ok": bool(verdict.ok), "reason": verdict.reason}  # type: ignore[attr-defined]
+    return {"ok": bool(verdict.ok), "reason": verdict.reason}
 
 
 def cmd_check_sql(args: argparse.Namespace) -> int:

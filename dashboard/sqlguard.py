@@ -31,19 +31,22 @@ import json
 import logging
 import math
 import re
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import pglast.ast
 import sqlglot
 from pglast.error import Error as PgError
 from pglast.parser import ParseError as PgParseError
+from pglast.parser import Token as PgToken
 from pglast.parser import deparse_protobuf, parse_sql_json, parse_sql_protobuf
 from pglast.parser import scan as pg_scan
 from pglast.parser import split as pg_split
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import SqlglotError
+from sqlglot.parsers.postgres import PostgresParser
 from sqlglot.tokens import TokenType
 
 from dashboard import sqlrules
@@ -55,7 +58,6 @@ log = logging.getLogger(__name__)
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 MAX_SQL_CHARS = 100_000
-PG_PARSER_AVAILABLE = True  # pglast is required: it is layers 1 and 2
 
 # Size and complexity a dashboard query never needs; checked before the slow layers.
 MAX_TOKENS = 20_000
@@ -261,8 +263,8 @@ def _scan_error(exc: PgParseError) -> str:
 def _split(sql: str) -> list[_Statement]:
     """Non-empty statements, split where PostgreSQL splits them (raises PgParseError)."""
     statements: list[_Statement] = []
-    current: list = []
-    comments: list = []
+    current: list[PgToken] = []
+    comments: list[PgToken] = []
     for raw in [*pg_scan(sql), None]:
         if raw is None or raw.name == "ASCII_59":
             if current:
@@ -273,7 +275,7 @@ def _split(sql: str) -> list[_Statement]:
     return statements
 
 
-def _build(sql: str, raw: list, comments: list) -> _Statement:
+def _build(sql: str, raw: list[PgToken], comments: list[PgToken]) -> _Statement:
     """Tokens (pglast's ends are inclusive) and the text with comments blanked."""
     tokens = [_Token(t.name, sql[t.start:t.end + 1], t.start, t.end + 1) for t in raw]
     start, end = tokens[0].start, tokens[-1].end
@@ -364,6 +366,10 @@ _PG_NODES = sqlrules.names("""
     JsonScalarExpr JsonSerializeExpr JsonFuncExpr JsonBehavior JsonArgument Alias
 """)
 
+# One node's fields in PostgreSQL's parse tree as `json.loads` returns pglast's JSON:
+# field names to any JSON value (wrapped nodes, lists, strings, numbers, booleans).
+_Fields: TypeAlias = dict[str, Any]
+
 _PG_WRITES = {"InsertStmt": "adds rows", "UpdateStmt": "changes rows",
               "DeleteStmt": "deletes rows", "MergeStmt": "merges rows into a table"}
 
@@ -391,7 +397,7 @@ def _typed_children() -> dict[str, dict[str, str]]:
 _TYPED = _typed_children()
 
 
-def _unwrap(node: object) -> tuple[str, dict] | None:
+def _unwrap(node: object) -> tuple[str, _Fields] | None:
     """(kind, fields) of a wrapped node such as {"FuncCall": {...}}, else None."""
     if isinstance(node, dict) and len(node) == 1:
         ((kind, fields),) = node.items()
@@ -400,12 +406,12 @@ def _unwrap(node: object) -> tuple[str, dict] | None:
     return None
 
 
-def _pg_names(items: list) -> list[str]:
+def _pg_names(items: list[Any]) -> list[str]:
     return [(u[1].get("sval", "") if u and u[0] == "String" else "")
             for u in map(_unwrap, items)]
 
 
-def _pg_type_reason(type_name: dict) -> str | None:
+def _pg_type_reason(type_name: _Fields) -> str | None:
     names = _pg_names(type_name.get("names", []))
     if len(names) == 2 and names[0] == "pg_catalog":
         names = names[1:]
@@ -457,7 +463,7 @@ def _pg_check(sql: str, policy: _Policy, *, walk: bool = True) -> str | None:
     return None
 
 
-def _pg_limits(root: dict) -> str | None:
+def _pg_limits(root: _Fields) -> str | None:
     """Size and complexity, counted on the parse tree before anything slow runs."""
     nodes = ctes = 0
     stack: list[tuple[object, int]] = [(root, 1)]
@@ -546,7 +552,7 @@ class _PgWalk:
             raise _Refusal("This query uses a construct dashboard queries cannot run.")
         self.visit(*wrapped, scope)
 
-    def visit(self, kind: str, fields: dict, scope: _Scope) -> None:
+    def visit(self, kind: str, fields: _Fields, scope: _Scope) -> None:
         if kind in _PG_WRITES:
             raise _Refusal(f"Only SELECT queries can run: a WITH clause here "
                            f"{_PG_WRITES[kind]} (a data-modifying WITH runs even when its "
@@ -559,7 +565,7 @@ class _PgWalk:
         else:
             self.children(kind, fields, scope)
 
-    def children(self, kind: str, fields: dict, scope: _Scope,
+    def children(self, kind: str, fields: _Fields, scope: _Scope,
                  skip: Collection[str] = ()) -> None:
         typed = _TYPED.get(kind, {})
         for key, value in fields.items():
@@ -572,7 +578,7 @@ class _PgWalk:
                 self.node(value, scope)
 
     # -- queries and FROM ----------------------------------------------------------------
-    def select(self, fields: dict, outer: _Scope) -> None:
+    def select(self, fields: _Fields, outer: _Scope) -> None:
         if fields.get("intoClause"):
             raise _Refusal(_pg_node_reason("IntoClause"))
         if fields.get("lockingClause"):
@@ -641,7 +647,7 @@ class _PgWalk:
         self.visit(kind, fields, lateral)
         return _Names()
 
-    def range_var(self, fields: dict, scope: _Scope) -> None:
+    def range_var(self, fields: _Fields, scope: _Scope) -> None:
         schema, name = fields.get("schemaname"), fields.get("relname", "")
         catalog = fields.get("catalogname")
         if not schema and not catalog and name in scope.ctes:
@@ -650,14 +656,14 @@ class _PgWalk:
         if reason:
             raise _Refusal(reason)
 
-    def table_sample(self, fields: dict) -> None:
+    def table_sample(self, fields: _Fields) -> None:
         method = _pg_names(fields.get("method", []))
         if method[-1:] and method[-1] not in sqlrules.TABLESAMPLE_METHODS:
             raise _Refusal(f"TABLESAMPLE {method[-1]} is not allowed (use SYSTEM or "
                            "BERNOULLI).")
 
     # -- expressions -------------------------------------------------------------------
-    def column_ref(self, fields: dict, scope: _Scope) -> None:
+    def column_ref(self, fields: _Fields, scope: _Scope) -> None:
         parts = []
         for field in fields.get("fields", []):
             wrapped = _unwrap(field)
@@ -687,7 +693,7 @@ class _PgWalk:
                            "columns as column, table.column or schema.table.column.")
         raise _Refusal(_attribute_reason(shown, ".".join(parts[:-1]), parts[-1]))
 
-    def indirection(self, fields: dict, scope: _Scope) -> None:
+    def indirection(self, fields: _Fields, scope: _Scope) -> None:
         for item in fields.get("indirection", []):
             wrapped = _unwrap(item)
             if wrapped is not None and wrapped[0] == "String":
@@ -697,7 +703,7 @@ class _PgWalk:
                                "it. Select columns by name from a table or subquery instead.")
         self.children("A_Indirection", fields, scope)
 
-    def func_call(self, fields: dict, scope: _Scope) -> None:
+    def func_call(self, fields: _Fields, scope: _Scope) -> None:
         names = _pg_names(fields.get("funcname", []))
         reason = _function_reason(names[-1], names[:-1]) if names else None
         if reason:
@@ -705,7 +711,7 @@ class _PgWalk:
         self.budget(names[-1], fields)
         self.children("FuncCall", fields, scope)
 
-    def a_expr(self, fields: dict, scope: _Scope) -> None:
+    def a_expr(self, fields: _Fields, scope: _Scope) -> None:
         names = _pg_names(fields.get("name", []))
         if fields.get("kind") in _OPERATOR_KINDS:
             reason = _operator_reason(names)
@@ -717,14 +723,14 @@ class _PgWalk:
                 raise _Refusal(_build_reason("The || operator here", size))
         self.children("A_Expr", fields, scope)
 
-    def sort_by(self, fields: dict, scope: _Scope) -> None:
+    def sort_by(self, fields: _Fields, scope: _Scope) -> None:
         if fields.get("useOp"):
             reason = _operator_reason(_pg_names(fields["useOp"]))
             if reason:
                 raise _Refusal(reason)
         self.children("SortBy", fields, scope, skip={"useOp"})
 
-    def sub_link(self, fields: dict, scope: _Scope) -> None:
+    def sub_link(self, fields: _Fields, scope: _Scope) -> None:
         if fields.get("operName"):
             reason = _operator_reason(_pg_names(fields["operName"]))
             if reason:
@@ -737,18 +743,18 @@ class _PgWalk:
                 raise _Refusal(_per_row_reason("ARRAY(SELECT ...)", per_row))
         self.children("SubLink", fields, scope, skip={"operName"})
 
-    def type_name(self, fields: dict, scope: _Scope) -> None:
+    def type_name(self, fields: _Fields, scope: _Scope) -> None:
         reason = _pg_type_reason(fields)
         if reason:
             raise _Refusal(reason)
         self.children("TypeName", fields, scope, skip={"names"})
 
-    def range_table_sample(self, fields: dict, scope: _Scope) -> None:
+    def range_table_sample(self, fields: _Fields, scope: _Scope) -> None:
         self.table_sample(fields)
         self.children("RangeTableSample", fields, scope)
 
     # -- memory budgets ----------------------------------------------------------------
-    def budget(self, name: str, fields: dict) -> None:
+    def budget(self, name: str, fields: _Fields) -> None:
         """Refuse calls whose constant arguments make PostgreSQL allocate too much."""
         args = fields.get("args", [])
         if name == "generate_series" and len(args) >= 2:
@@ -836,9 +842,10 @@ class _PgWalk:
             if text is None:
                 return None
             dims = [_float(part) for part in text.strip().strip("{}").split(",")]
-        if not dims or None in dims:
+        known = [d for d in dims if d is not None]
+        if not dims or len(known) != len(dims):
             return None
-        return math.prod(max(d, 0) for d in dims)  # type: ignore[type-var]
+        return math.prod(max(d, 0) for d in known)
 
     def size(self, value: object) -> float:
         """Bytes a constant expression is estimated to build; unknown parts count 0."""
@@ -851,7 +858,7 @@ class _PgWalk:
             self.sizes[key] = self._size(kind, f)
         return self.sizes[key]
 
-    def _size(self, kind: str, f: dict) -> float:
+    def _size(self, kind: str, f: _Fields) -> float:
         if kind == "A_Const":
             text = _const_text({kind: f})
             return float(len(text.encode("utf-8")) if text is not None else 8)
@@ -868,7 +875,7 @@ class _PgWalk:
             return self._call_size(name, f.get("args", []))
         return max((self.size(v) for v in _branches(kind, f)), default=0.0)
 
-    def _call_size(self, name: str, args: list) -> float:
+    def _call_size(self, name: str, args: list[Any]) -> float:
         sizes = [self.size(a) for a in args]
         first = sizes[0] if sizes else 0.0
         if name == "repeat" and len(args) == 2:
@@ -896,7 +903,7 @@ class _PgWalk:
             return sum(sizes)
         return 0.0
 
-    def _format_widths(self, args: list) -> float:
+    def _format_widths(self, args: list[Any]) -> float:
         """format('%1000000s', ...) pads to the width; '*' takes it from an argument."""
         template = _const_text(args[0]) if args else None
         if template is None:
@@ -915,7 +922,7 @@ class _PgWalk:
         return total
 
 
-_HANDLERS = {
+_HANDLERS: dict[str, Callable[[_PgWalk, _Fields, _Scope], None]] = {
     "SelectStmt": _PgWalk.select, "RangeVar": _PgWalk.range_var,
     "ColumnRef": _PgWalk.column_ref, "A_Indirection": _PgWalk.indirection,
     "FuncCall": _PgWalk.func_call, "A_Expr": _PgWalk.a_expr, "SortBy": _PgWalk.sort_by,
@@ -962,7 +969,7 @@ _RECORD_COLUMNS = {name: frozenset({"key", "value"}) for name in (
     "json_each", "jsonb_each", "json_each_text", "jsonb_each_text")}
 
 
-def _function_names(fields: dict, alias: str | None) -> _Names:
+def _function_names(fields: _Fields, alias: str | None) -> _Names:
     """The refname of a function in FROM, and the column names it provably has."""
     functions = [(_unwrap(f) or ("", {}))[1].get("items", []) for f in fields.get("functions", [])]
     calls = [_unwrap(items[0]) if items else None for items in functions]
@@ -986,7 +993,7 @@ def _function_names(fields: dict, alias: str | None) -> _Names:
     return _Names(frozenset({refname}), frozenset(), frozenset({(refname, frozenset(columns))}))
 
 
-def _recursive_growth(cte: dict) -> None:
+def _recursive_growth(cte: _Fields) -> None:
     """Refuse a recursive step that combines the CTE's own values with themselves.
 
     `s || s`, `array_cat(a, a)` or `repeat(s, 2)` in the recursive part doubles a value
@@ -1053,7 +1060,7 @@ def _recursive_growth(cte: dict) -> None:
                            "and outgrow any memory limit; dashboard queries cannot do that.")
 
 
-def _nodes_of(value: object, kind: str | None) -> Iterator:
+def _nodes_of(value: object, kind: str | None) -> Iterator[Any]:
     """Fields of every node of `kind` under `value` ((kind, fields) for every node if None)."""
     stack = [value]
     while stack:
@@ -1072,7 +1079,7 @@ def _nodes_of(value: object, kind: str | None) -> Iterator:
                 stack.extend(item.values())
 
 
-def _branches(kind: str, f: dict) -> list:
+def _branches(kind: str, f: _Fields) -> list[Any]:
     """The alternative values of CASE, COALESCE, GREATEST/LEAST."""
     if kind in ("CoalesceExpr", "MinMaxExpr"):
         return list(f.get("args", []))
@@ -1102,10 +1109,12 @@ def _float(text: str) -> float | None:
 
 def _arith(op: str, left: float, right: float) -> float | None:
     try:
-        value: object = {"+": lambda: left + right, "-": lambda: left - right,
-                         "*": lambda: left * right, "/": lambda: left / right,
-                         "%": lambda: math.fmod(left, right), "^": lambda: left ** right,
-                         }[op]()
+        operations: dict[str, Callable[[], object]] = {
+            "+": lambda: left + right, "-": lambda: left - right,
+            "*": lambda: left * right, "/": lambda: left / right,
+            "%": lambda: math.fmod(left, right), "^": lambda: left ** right,
+        }
+        value = operations[op]()
     except KeyError:
         return None
     except OverflowError:
@@ -1123,7 +1132,7 @@ def _series_count(values: list[float | None]) -> float | None:
     return max((end - start) / step + 1, 0)
 
 
-def _moment_series(args: list) -> float | None:
+def _moment_series(args: list[Any]) -> float | None:
     """Rows of generate_series(timestamp, timestamp, interval) with constant bounds."""
     moments: list[dt.datetime] = []
     for value in args[:2]:
@@ -1225,9 +1234,12 @@ class _GuardDialect(Postgres):
 
     NUMBERS_CAN_BE_UNDERSCORE_SEPARATED = True
 
-    class Parser(Postgres.Parser):
-        def _parse_function_call(self, functions=None, anonymous=False,  # type: ignore[override]
-                                 optional_parens=True, any_token=False):
+    # PostgresParser is `Postgres.Parser`, named by its module: the dialect assigns it in
+    # its class body, which mypy reads as a variable, not as a base class.
+    class Parser(PostgresParser):
+        def _parse_function_call(self, functions: dict[str, Callable[..., Any]] | None = None,
+                                 anonymous: bool = False, optional_parens: bool = True,
+                                 any_token: bool = False) -> exp.Expr | None:
             token = self._curr
             node = super()._parse_function_call(functions, anonymous, optional_parens, any_token)
             if node is not None and token is not None:
@@ -1288,8 +1300,9 @@ _SYNTAX_NAMES = frozenset({
     "unnest", "rollup", "cube",
 })
 
-_DML = {exp.Insert: "adds rows", exp.Update: "changes rows", exp.Delete: "deletes rows",
-        exp.Merge: "merges rows into a table"}
+_DML: dict[type[exp.Expr], str] = {
+    exp.Insert: "adds rows", exp.Update: "changes rows", exp.Delete: "deletes rows",
+    exp.Merge: "merges rows into a table"}
 
 
 def _ident(node: exp.Expr | None) -> str | None:
@@ -1534,13 +1547,13 @@ def _constant(node: exp.Expr) -> float | dt.datetime | None:
             text = f"{text} {unit.name}"
         return _interval_seconds(text) if text else None
     if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal):
-        value = node.this.name
+        literal = node.this.name
         kind = node.to.this.name if isinstance(node.to, exp.DataType) else ""
         if kind == "INTERVAL":
-            return _interval_seconds(value)
+            return _interval_seconds(literal)
         if kind in ("DATE", "TIMESTAMP", "TIMESTAMPTZ"):
             try:
-                return dt.datetime.fromisoformat(value.strip()[:19]).replace(tzinfo=None)
+                return dt.datetime.fromisoformat(literal.strip()[:19]).replace(tzinfo=None)
             except ValueError:
                 return None
     return None
