@@ -145,14 +145,44 @@ def _class(why: str) -> str:
     return "functions with side effects or leaks (files, locks, settings, xml, dblink, ...)"
 
 
+# Issue 10's resource cases, straight to the executor (no guard): wall time and peak RSS
+# growth of a process of its own (tests/executor_probe.py), QUERY_TIMEOUT_MS 10 s.
+LIMIT_CASES = (
+    "SELECT repeat('x', 100000000) FROM generate_series(1, 10)",
+    "SELECT (10::numeric ^ 131070) + g AS n FROM generate_series(1, 3000) g",
+    "SELECT decode(repeat('ab', 10000000), 'hex') || int4send(g) FROM generate_series(1, 40) g",
+    "SELECT array_fill(g, ARRAY[1000000]) FROM generate_series(1, 100) g",
+    "SELECT json_build_object('k', repeat('y', 5000000), 'g', g) FROM generate_series(1, 100) g",
+    "SELECT g, repeat('s', 100) FROM generate_series(1, 1000000000) g",
+)
+
+
+def limits(ctx: BenchContext) -> list[dict[str, Any]]:
+    """Outcome, wall time and client growth of each resource case (rows cap lifted)."""
+    from dashboard.db import as_url
+
+    db = ctx.database()
+    cases = [{"sql": sql, "max_rows": 100_000_000, "timeout_ms": 10_000,
+              **({"max_result_bytes": 2**40} if "1000000000" in sql else {})}
+             for sql in LIMIT_CASES]
+    env = {**os.environ, "PROMPTBOARD_PROBE": json.dumps(
+        {"database_url": as_url(db.owner_url), "cases": cases})}
+    done = subprocess.run([sys.executable, str(PROJECT_DIR / "tests" / "executor_probe.py")],
+                          env=env, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip()[-400:])
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
 def run(ctx: BenchContext) -> Result:
     db = ctx.database()
-    base = {"reader_dsn": db.reader_url, "app_env": ctx.database_env(),
+    # no timeout on any path: the floor has none, and a loaded machine must not cut one
+    base = {"reader_dsn": db.reader_url, "app_env": ctx.database_env(QUERY_TIMEOUT_MS="600000"),
             "project_dir": str(PROJECT_DIR), "max_rows": db.settings.max_rows}
     paths = [p for p in QUERY_PATHS if _python(p)]
     missing = [p for p in (*QUERY_PATHS, "wren-default") if not _python(p)]
     gold = gold_queries()
-    rounds, samples = (1, 2) if ctx.quick else (3, 3)
+    rounds, samples = (1, 2) if ctx.quick else (3, 2)
     times: dict[str, list[list[float]]] = {p: [[] for _ in gold] for p in paths}
     for _ in range(rounds):
         for path in paths:
@@ -198,6 +228,7 @@ def run(ctx: BenchContext) -> Result:
                         "max_ms": max(every) * 1000}
 
     round_trips = _round_trips(ctx)
+    limit_runs = limits(ctx)
     result = Result("peers", "Peers side by side (30 gold queries, large results, guards)")
     result.rows.append(Row("round trips per query (libpq trace)",
                            f"{round_trips:g} (4 on the caller's path)", "named cursor: 9"))
@@ -230,12 +261,20 @@ def run(ctx: BenchContext) -> Result:
             f"guard {path}: safe refused / unsafe accepted",
             f"{g['safe_refused']}/{g['safe']} / {g['unsafe_accepted']}/{g['unsafe']}",
             f"median {g['median_ms']:.2f} ms, max {g['max_ms']:.0f} ms"))
+    for case in limit_runs:
+        what = case["outcome"] if case["outcome"] != "rows" else (
+            f"{case['row_count']:,} rows, truncated" if case["truncated"] else "rows")
+        result.rows.append(Row(f"limits: {case['sql'][:44]}", f"{what}, {case['wall_s']:.1f} s",
+                               f"client +{case['growth_mb']:.0f} MiB", "",
+                               "<= 13 s, <= 300 MiB",
+                               case["wall_s"] <= 13 and case["growth_mb"] <= 300))
     if missing:
         result.rows.append(Row("not measured (no .venv-peers environment)",
                                ", ".join(missing)))
     result.data = {"gold": {"sum_ms": sums, "median_ratio": per_query,
                             "medians_ms": medians},
                    "large": large, "guards": guards, "round_trips": round_trips,
+                   "limits": limit_runs,
                    "missing": missing, "rounds": rounds, "samples_per_round": samples}
     print(markdown_table(result.data), flush=True)
     return result
