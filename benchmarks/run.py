@@ -45,6 +45,8 @@ BENCHMARKS: tuple[tuple[str, str], ...] = (
     ("concurrency", "benchmarks.bench_concurrency"),
     ("figures", "benchmarks.bench_figures"),
 )
+# Run only when asked (`--peers`): needs the peers' environments in .venv-peers/.
+OPTIONAL: tuple[tuple[str, str], ...] = (("peers", "benchmarks.bench_peers"),)
 # Benchmarks that need no PostgreSQL at all.
 NO_DATABASE = {"guard", "figures", "startup"}
 
@@ -141,6 +143,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="a superuser URL of the PostgreSQL to use (else "
                              "TEST_DATABASE_URL, DATABASE_URL or the embedded server)")
     parser.add_argument("--markdown", action="store_true", help="also print Markdown")
+    parser.add_argument("--peers", action="store_true",
+                        help="only Promptboard next to Vanna, WrenAI and plain psycopg "
+                             "(peers installed in .venv-peers/, see bench_peers.py)")
     args = parser.parse_args(argv)
     only = {n.strip() for n in args.only.split(",") if n.strip()}
     skip = {n.strip() for n in args.skip.split(",") if n.strip()}
@@ -148,10 +153,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     args.selected = [(n, m) for n, m in BENCHMARKS if (not only or n in only) and n not in skip]
+    if args.peers:
+        args.selected = list(OPTIONAL)
     if args.duration is None:
         args.duration = 5.0 if args.quick else 60.0
     if args.output is None and not args.quick:
-        args.output = RESULTS
+        args.output = RESULTS.with_name("results-peers.json") if args.peers else RESULTS
     return args
 
 
@@ -187,7 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(markdown(results))
     if args.output is not None:
         payload = {
-            "command": "python -m benchmarks" + (" --quick" if args.quick else ""),
+            "command": "python -m benchmarks" + (" --quick" if args.quick else "")
+                       + (" --peers" if args.peers else ""),
             "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "quick": args.quick, "total_s": round(total, 1), "machine": info,
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],

@@ -11,7 +11,9 @@ execute set_config at all where the app could revoke it: see `provision.harden`.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -208,13 +210,53 @@ def _provision_reader(settings: Settings, owner_conn: psycopg.Connection,
     return make_conninfo(data_url, user=role, password=password)
 
 
-def _configure(timezone: str):
+def _set_timezone(timezone: str) -> sql.Composed:
+    # A utility statement, not set_config(): hardened databases revoke that from PUBLIC.
+    return sql.SQL("SET TimeZone TO {}").format(sql.Literal(timezone))
+
+
+# Reader connections on which the role may still call setseed() (a database the app
+# could not harden): their reset gives random() a fresh seed for the next user.
+_may_reseed: weakref.WeakKeyDictionary[psycopg.Connection, bool] = weakref.WeakKeyDictionary()
+
+
+def _configure(timezone: str, reader: bool = False):
     def configure(conn: psycopg.Connection) -> None:
-        # SET, not set_config(): the reader may not execute set_config (provision.py).
-        conn.execute(sql.SQL("SET TimeZone TO {}").format(sql.Literal(timezone)))
+        conn.execute(_set_timezone(timezone))
+        if reader:
+            (allowed,) = conn.execute(
+                "SELECT has_function_privilege('pg_catalog.setseed(double precision)',"
+                " 'EXECUTE')").fetchone() or (False,)
+            _may_reseed[conn] = bool(allowed)
         conn.commit()
 
     return configure
+
+
+def _reset_reader(timezone: str):
+    """Nothing one query did survives for the next user of the connection.
+
+    DISCARD ALL drops session settings, advisory locks, prepared statements, cursors,
+    LISTEN registrations and temporary objects; it cannot run in a transaction, so it is
+    a message of its own. It keeps the random seed (setseed() is per backend): where the
+    reader may call setseed, the seed is replaced by one from the OS's random source;
+    where the database revoked setseed from the reader, no query can change the seed.
+    Runs in the pool's worker thread, off the caller's path; a failure closes the
+    connection (the pool opens a new one).
+    """
+    set_zone = _set_timezone(timezone)
+
+    def reset(conn: psycopg.Connection) -> None:
+        conn.autocommit = True
+        conn.execute("DISCARD ALL")
+        statements = [set_zone]
+        if _may_reseed.get(conn):
+            seed = secrets.randbits(52) / 2**52 * 2 - 1  # setseed takes -1 .. 1
+            statements.append(sql.SQL("SELECT setseed({})").format(sql.Literal(seed)))
+        conn.execute(sql.SQL("; ").join(statements))
+        conn.autocommit = False
+
+    return reset
 
 
 def _pool(url: str, settings: Settings, name: str, env_name: str) -> ConnectionPool:
@@ -223,7 +265,8 @@ def _pool(url: str, settings: Settings, name: str, env_name: str) -> ConnectionP
         min_size=1,
         max_size=settings.pool_size,
         timeout=settings.pool_timeout_s,
-        configure=_configure(settings.timezone),
+        configure=_configure(settings.timezone, reader=name == "reader"),
+        reset=_reset_reader(settings.timezone) if name == "reader" else None,
         check=ConnectionPool.check_connection,  # replace connections that died while idle
         kwargs={"connect_timeout": 10, "application_name": f"promptboard-{name}"},
         name=name,

@@ -5,27 +5,53 @@ hand edit, refresh): it guards the text with `dashboard.sqlguard` against the ca
 tables, then calls `execute_readonly`.
 
 `execute_readonly` is the database-side half of the promise and does not trust its
-input: it uses only the reader pool (connections logged in as the read-only role), opens
-`BEGIN READ ONLY`, sets transaction-local limits (statement_timeout from
-QUERY_TIMEOUT_MS, lock_timeout, idle_in_transaction_session_timeout, search_path, and
-standard_conforming_strings so backslashes mean what the guard assumed), sends the SQL
-only through a named server-side cursor (extended protocol: a second statement is
-refused, rows arrive in batches) and always ends with ROLLBACK. No session-level
-prepared statements are created, so it works behind transaction-mode poolers.
+input. On a reader-pool connection (logged in as the read-only role) it makes four round
+trips, where the named-cursor design made nine:
+
+1. the pool's liveness check (an empty query);
+2. one message of our own fixed text: `BEGIN READ ONLY` and `SET LOCAL` limits
+   (statement_timeout from QUERY_TIMEOUT_MS, lock_timeout,
+   idle_in_transaction_session_timeout, search_path, standard_conforming_strings) —
+   utility statements, so nothing depends on `set_config()`, which hardened databases
+   revoke from the reader;
+3. the generated SQL through `Cursor.stream()`: the extended query protocol, which
+   refuses a second statement, with rows handed over in chunks (libpq 17+). The portal
+   runs to completion, so PostgreSQL may plan it in parallel — a named cursor never gets
+   a parallel plan;
+4. ROLLBACK. The pool then resets the connection in its own worker (`DISCARD ALL` and
+   the session time zone; see `dashboard.db`), off the caller's path.
+
+Limits. The statement is one statement, so `statement_timeout` bounds the whole run;
+a client-side timer also cancels it at QUERY_TIMEOUT_MS + CANCEL_GRACE_S even while the
+server is sending. A SELECT is wrapped (still one statement) so that the server reports
+each row's size (`pg_column_size` of the row: every type counted, numeric, bytea, arrays,
+json, composites included), stops after MAX_ROWS + 1 rows and refuses a row wider than
+the current limit before sending it. Rows arrive CHUNK_ROWS at a time, each at most
+WIDE_ROW_BYTES, so at most MAX_RESULT_BYTES kept plus one chunk (CHUNK_ROWS x
+WIDE_ROW_BYTES) is ever held; a result with a wider row is run again row by row (one
+row in flight), and a row wider than MAX_RESULT_BYTES is refused without the client ever
+holding it. (pg_column_size counts a value stored compressed at its compressed size: a
+highly compressible stored value arrives larger than counted.) Statements that cannot be
+wrapped (EXPLAIN, SHOW, 1,664 columns already, or anything the database will refuse) are
+streamed row by row and counted as they arrive. No session-level prepared statement is
+created, so it works behind transaction-mode poolers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import sys
 import threading
 import time
-import uuid
+from collections.abc import Generator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 import psycopg
+from pglast.parser import scan
 from psycopg import errors as pg_errors
 from psycopg import pq, sql
 
@@ -34,17 +60,17 @@ from dashboard.db import Database
 from dashboard.errors import QueryFailed, QueryTimeout
 from dashboard.sqlguard import guard
 
-# Rows are fetched in adaptive batches so that memory stays bounded even when single
-# rows are huge (repeat('x', 100000000)): start small, grow while rows are small.
-FIRST_BATCH = 50
-MAX_BATCH = 2000
-MAX_RESULT_BYTES = 64 * 1024 * 1024  # wire bytes kept for one result; beyond: truncated
+CHUNK_ROWS = 500  # rows libpq gathers before handing them over (stream(size=...))
+WIDE_ROW_BYTES = 32 * 1024  # a wider row makes the chunked run stop and go row by row
+MAX_RESULT_BYTES = 64 * 1024 * 1024  # row bytes kept for one result; beyond: truncated
+CANCEL_GRACE_S = 0.5  # the client cancels this long after QUERY_TIMEOUT_MS
 LOCK_TIMEOUT_MS = 5000  # capped at 3/4 of the query timeout so lock waits get their own message
 MIN_IDLE_TIMEOUT_MS = 30_000
 
-# Built-in types whose values are small and fixed-size: not counted towards the byte budget.
-_FIXED_SIZE_OIDS = frozenset({16, 20, 21, 23, 26, 700, 701, 1082, 1083, 1114, 1184, 1186,
-                              1266, 1700, 2950})
+_SIZE_COLUMN = "promptboard_row_bytes"
+_TOO_WIDE = "promptboard-row-bytes:"  # in the server's error when a row is over the limit
+_WRAPPABLE = frozenset({"SELECT", "WITH", "VALUES", "TABLE", "ASCII_40"})  # ASCII_40: "("
+_IGNORED_TOKENS = frozenset({"SQL_COMMENT", "C_COMMENT"})
 
 
 @dataclass(frozen=True)
@@ -128,81 +154,269 @@ def execute_readonly(db: Database, sql_text: str, *, max_rows: int) -> QueryResu
         raise ValueError("max_rows must not be negative")
     settings = db.settings
     with db.reader_connection() as conn:
+        run = _Run(conn, sql_text, max_rows, settings.query_timeout_ms, settings.data_schemas)
         try:
-            return _execute(conn, sql_text, max_rows, settings.query_timeout_ms,
-                            settings.data_schemas)
+            return run.execute()
         except psycopg.Error as exc:
-            raise _user_error(exc, settings.query_timeout_ms) from None
+            raise _user_error(exc, settings.query_timeout_ms, run.cancelled_at_deadline)\
+                from None
         finally:
-            _reset(conn)
+            _end(conn)
 
 
-def _execute(conn: psycopg.Connection, sql_text: str, max_rows: int, timeout_ms: int,
-             schemas: tuple[str, ...]) -> QueryResult:
-    started = time.perf_counter()
-    deadline = started + timeout_ms / 1000
-    if conn.info.transaction_status != pq.TransactionStatus.IDLE:
-        conn.rollback()
-    conn.read_only = True  # psycopg now opens the transaction with BEGIN READ ONLY
-    # SET LOCAL statements (one simple-protocol round trip), not set_config(): the reader
-    # may not execute set_config where the app could revoke it (provision.harden).
-    local = [("statement_timeout", sql.Literal(timeout_ms)),
-             ("lock_timeout", sql.Literal(min(LOCK_TIMEOUT_MS, max(1, timeout_ms * 3 // 4)))),
-             ("idle_in_transaction_session_timeout",
-              sql.Literal(max(MIN_IDLE_TIMEOUT_MS, 2 * timeout_ms))),
-             ("search_path", sql.SQL(", ").join(sql.Identifier(s) for s in schemas)),
-             ("standard_conforming_strings", sql.SQL("on"))]
-    conn.execute(sql.SQL("; ").join(
-        sql.SQL("SET LOCAL {} = {}").format(sql.Identifier(name), value)
-        for name, value in local))
-    with conn.cursor(name=f"promptboard_{uuid.uuid4().hex[:16]}") as cursor:
-        cursor.execute(sql_text)
-        description = cursor.description or []
-        rows, truncated = _fetch(conn, cursor, description, max_rows, deadline, timeout_ms)
-        columns = tuple(ResultColumn(col.name, name)
-                        for col, name in zip(description, _type_names(conn, description),
-                                             strict=True))
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    return QueryResult(columns, rows, len(rows), truncated, round(elapsed_ms, 3))
+class _RowTooWide(Exception):
+    """The server refused a row wider than the run's per-row limit (before sending it)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
 
 
-def _fetch(conn: psycopg.Connection, cursor: psycopg.ServerCursor, description: list[Any],
-           max_rows: int, deadline: float, timeout_ms: int) -> tuple[list[tuple], bool]:
-    """Up to max_rows rows in adaptive batches, within the deadline and the byte budget."""
-    wide = [i for i, col in enumerate(description) if col.type_code not in _FIXED_SIZE_OIDS]
-    rows: list[tuple] = []
-    size, batch, first = 0, FIRST_BATCH, True
-    while len(rows) <= max_rows:
-        remaining_ms = int((deadline - time.perf_counter()) * 1000)
-        if remaining_ms <= 0:
-            raise QueryTimeout(_timeout_message(timeout_ms))
-        if not first:  # every FETCH is a statement: give it only the time that is left
-            conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(
-                sql.Literal(remaining_ms)))
-        first = False
-        chunk = cursor.fetchmany(min(batch, max_rows + 1 - len(rows)))
-        if not chunk:
-            break
-        rows.extend(chunk)
-        size += _wire_bytes(cursor.pgresult, wide)
-        if size > MAX_RESULT_BYTES:
-            return rows[:max_rows], True
-        average = max(size / len(rows), 1)
-        batch = max(1, min(MAX_BATCH, int((MAX_RESULT_BYTES - size) / average)))
-    if len(rows) > max_rows:
-        return rows[:max_rows], True
-    return rows, False
+class _Run:
+    """One query on one borrowed connection: set-up, streaming, limits, cancellation."""
+
+    def __init__(self, conn: psycopg.Connection, sql_text: str, max_rows: int,
+                 timeout_ms: int, schemas: tuple[str, ...]) -> None:
+        self.conn = conn
+        self.sql_text = sql_text
+        self.max_rows = max_rows
+        self.timeout_ms = timeout_ms
+        self.schemas = schemas
+        self.started = time.perf_counter()
+        self.deadline = self.started + timeout_ms / 1000
+        self.cancelled_at_deadline = False
+        self._streaming = False
+        self._lock = threading.Lock()
+
+    def execute(self) -> QueryResult:
+        conn = self.conn
+        if conn.info.transaction_status != pq.TransactionStatus.IDLE:
+            conn.rollback()
+        conn.autocommit = True  # our BEGIN below opens the transaction: no extra round trip
+        body = _wrappable(self.sql_text)
+        if body is None:  # not a SELECT: stream it as sent, one row in flight
+            self._begin()
+            rows, truncated, fields = self._stream(self.sql_text, 1, measured=False)
+        else:
+            try:
+                self._begin()
+                rows, truncated, fields = self._stream(
+                    _measuring(body, self.max_rows, WIDE_ROW_BYTES), CHUNK_ROWS, measured=True)
+            except pg_errors.TooManyColumns:
+                # 1,664 columns already: no room for the size column. Run it as sent,
+                # one row in flight, counted on arrival.
+                conn.rollback()
+                self._begin(again=True)
+                rows, truncated, fields = self._stream(self.sql_text, 1, measured=False)
+            except _RowTooWide as wide:
+                if wide.size > MAX_RESULT_BYTES:
+                    raise self._too_wide(wide.size) from None
+                # Wide rows: run again with one row in flight, so a chunk never holds
+                # more than one wide row (a fresh transaction: the first one failed).
+                conn.rollback()
+                self._begin(again=True)
+                try:
+                    rows, truncated, fields = self._stream(
+                        _measuring(body, self.max_rows, MAX_RESULT_BYTES), 1, measured=True)
+                except _RowTooWide as wider:
+                    raise self._too_wide(wider.size) from None
+        if conn.info.transaction_status == pq.TransactionStatus.INERROR:
+            conn.rollback()  # a stream stopped early was cancelled: type names need a query
+        columns = tuple(ResultColumn(name, type_name) for (name, _), type_name
+                        in zip(fields, _type_names(conn, [oid for _, oid in fields]),
+                               strict=True))
+        elapsed_ms = (time.perf_counter() - self.started) * 1000
+        return QueryResult(columns, rows, len(rows), truncated, round(elapsed_ms, 3))
+
+    def _begin(self, *, again: bool = False) -> None:
+        """BEGIN READ ONLY and the transaction-local limits: one message of our own text."""
+        remaining_ms = self.timeout_ms  # a second run gets only the time that is left
+        if again:
+            remaining_ms = max(1, int((self.deadline - time.perf_counter()) * 1000))
+        search_path = sql.SQL(", ").join(sql.Identifier(s) for s in self.schemas)
+        self.conn.execute(sql.SQL(
+            "BEGIN READ ONLY; SET LOCAL statement_timeout = {}; SET LOCAL lock_timeout = {};"
+            " SET LOCAL idle_in_transaction_session_timeout = {};"
+            " SET LOCAL search_path = {}; SET LOCAL standard_conforming_strings = on"
+        ).format(sql.Literal(remaining_ms),
+                 sql.Literal(min(LOCK_TIMEOUT_MS, max(1, self.timeout_ms * 3 // 4))),
+                 sql.Literal(max(MIN_IDLE_TIMEOUT_MS, 2 * self.timeout_ms)), search_path))
+
+    def _stream(self, query: str, chunk: int, *, measured: bool
+                ) -> tuple[list[tuple], bool, list[tuple[str, int]]]:
+        """Rows up to the caps, as they arrive; (rows, truncated, [(name, type oid)])."""
+        rows: list[tuple] = []
+        kept_bytes = 0
+        truncated = False
+        cursor = self.conn.cursor()
+        timer = threading.Timer(max(0.0, self.deadline - time.perf_counter()) + CANCEL_GRACE_S,
+                                self._cancel)
+        timer.daemon = True
+        self._streaming = True
+        timer.start()
+        chunks = _chunks(self.conn, cursor, query, chunk)
+        try:
+            for batch in chunks:
+                if measured:
+                    sizes = [row[-1] for row in batch]
+                    batch = [row[:-1] for row in batch]
+                else:
+                    sizes = [_row_bytes(row) for row in batch]
+                room = self.max_rows - len(rows)
+                total = sum(sizes)
+                if len(batch) <= room and kept_bytes + total <= MAX_RESULT_BYTES:
+                    rows.extend(batch)
+                    kept_bytes += total
+                else:  # the cap falls inside this chunk: keep the rows before it
+                    for row, size in zip(batch[:room], sizes, strict=False):
+                        if kept_bytes + size > MAX_RESULT_BYTES:
+                            break
+                        rows.append(row)
+                        kept_bytes += size
+                    truncated = True
+                    break
+                if time.perf_counter() > self.deadline + CANCEL_GRACE_S:
+                    self.cancelled_at_deadline = True
+                    raise QueryTimeout(_timeout_message(self.timeout_ms))
+        except pg_errors.InvalidTextRepresentation as exc:
+            size = _refused_size(exc) if measured else None
+            if size is None:
+                raise
+            if rows and size > MAX_RESULT_BYTES:
+                truncated = True  # keep what came before the row that is too wide
+            else:
+                raise _RowTooWide(size) from None
+        finally:
+            chunks.close()  # a query still sending is cancelled, then drained
+            with self._lock:
+                self._streaming = False
+            timer.cancel()
+        fields = _fields(cursor) if cursor.pgresult is not None else self._describe(query)
+        if measured:
+            fields = fields[:-1]
+        return rows, truncated, fields
+
+    def _cancel(self) -> None:
+        """The client-side deadline: cancel a statement the server has not stopped."""
+        with self._lock:
+            if not self._streaming:
+                return
+            self.cancelled_at_deadline = True
+        # a server or network that is gone ends the stream with its own error
+        with contextlib.suppress(psycopg.Error):
+            self.conn.cancel_safe(timeout=5)
+
+    def _describe(self, query: str) -> list[tuple[str, int]]:
+        """Column names and types of an empty result (stream() hands over none)."""
+        pgconn = self.conn.pgconn
+        encoding = self.conn.info.encoding
+        prepared = pgconn.prepare(b"", query.encode(encoding))  # the unnamed statement
+        if prepared.status != pq.ExecStatus.COMMAND_OK:
+            return []
+        described = pgconn.describe_prepared(b"")
+        return [(described.fname(i).decode(encoding), described.ftype(i))
+                for i in range(described.nfields)]
+
+    def _too_wide(self, size: int) -> QueryFailed:
+        return QueryFailed(
+            f"One row of the result is {size / 2**20:,.1f} MB, more than the "
+            f"{MAX_RESULT_BYTES / 2**20:g} MB a result may hold: select fewer or shorter "
+            "columns (for example left(text_column, 200)).")
 
 
-def _wire_bytes(result: pq.abc.PGresult | None, columns: list[int]) -> int:
-    if result is None or not columns:
-        return 0
+def _chunks(conn: psycopg.Connection, cursor: psycopg.Cursor, query: str, size: int
+            ) -> Generator[list[tuple], None, None]:
+    """The rows of `query` in the chunks libpq hands over (extended protocol, one
+    statement). The loop of psycopg's `Cursor.stream()`, but each chunk is converted in one
+    call (`load_rows`) instead of one generator step per row: a third less client time on
+    300,000 rows. Uses psycopg's internal generators (psycopg ~= 3.3 is pinned); without
+    them, the public `stream()` one row at a time."""
+    if not hasattr(cursor, "_stream_fetchone_gen"):  # another psycopg: the public API
+        for row in cursor.stream(query, size=size):
+            yield [row]
+        return
+    with conn.lock:
+        try:
+            conn.wait(cursor._stream_send_gen(query, None, binary=None, size=size))
+            first = True
+            while result := conn.wait(cursor._stream_fetchone_gen(first)):
+                first = False
+                yield cursor._tx.load_rows(0, result.ntuples, cursor._make_row)
+        finally:
+            if conn.pgconn.transaction_status == pq.TransactionStatus.ACTIVE:
+                # stopped early (a cap, the deadline, an error): cancel, then drain
+                conn._try_cancel()
+                with contextlib.suppress(Exception):
+                    while conn.wait(cursor._stream_fetchone_gen(False)):
+                        pass
+                with contextlib.suppress(Exception):
+                    conn.wait(cursor._stream_fetchone_gen(False))
+
+
+def _wrappable(sql_text: str) -> str | None:
+    """The statement without trailing semicolons when it is a query we can wrap."""
+    try:
+        tokens = [t for t in scan(sql_text) if t.name not in _IGNORED_TOKENS]
+    except Exception:  # unlexable text: the server will say what is wrong
+        return None
+    while tokens and tokens[-1].name == "ASCII_59":  # ";"
+        tokens.pop()
+    if not tokens or tokens[0].name not in _WRAPPABLE or any(
+            t.name == "ASCII_59" for t in tokens):
+        return None
+    return sql_text[: tokens[-1].end + 1]
+
+
+def _measuring(body: str, max_rows: int, row_limit: int) -> str:
+    """`body` wrapped into one SELECT that adds each row's size as a last column, stops
+    after max_rows + 1 rows, and fails on a row wider than row_limit before sending it.
+
+    The inner OFFSET 0 fences keep PostgreSQL from pulling the query up and computing its
+    expressions again for the row value; the newline ends a trailing -- comment.
+    """
+    return (
+        f"SELECT m.* FROM (SELECT q.*, pg_catalog.pg_column_size(q.*) AS {_SIZE_COLUMN} "
+        f"FROM (SELECT * FROM (\n{body}\n) AS promptboard_query OFFSET 0) AS q OFFSET 0) AS m"
+        f" WHERE m.{_SIZE_COLUMN} <= {int(row_limit)}"
+        f" OR ('{_TOO_WIDE}' || m.{_SIZE_COLUMN})::int8 IS NULL"  # raises: the size
+        f" LIMIT {int(max_rows) + 1}"
+    )
+
+
+def _refused_size(exc: psycopg.Error) -> int | None:
+    """The row size in our own refusal (an invalid-bigint error carrying the marker)."""
+    message = exc.diag.message_primary or ""
+    marker = message.find(_TOO_WIDE)
+    if marker < 0:
+        return None
+    digits = message[marker + len(_TOO_WIDE):].rstrip('"')
+    return int(digits) if digits.isdigit() else None
+
+
+def _row_bytes(row: tuple) -> int:
+    """Bytes of one row counted on the client (statements the server cannot measure)."""
     total = 0
-    for r in range(result.ntuples):
-        for c in columns:
-            value = result.get_value(r, c)  # wire bytes of one field (a short-lived copy)
-            total += len(value) if value is not None else 0
+    for value in row:
+        if isinstance(value, str | bytes):
+            total += len(value)
+        elif value is not None:
+            total += sys.getsizeof(value)
     return total
+
+
+def _fields(cursor: psycopg.Cursor) -> list[tuple[str, int]]:
+    return [(col.name, int(col.type_code)) for col in cursor.description or []]
+
+
+def _end(conn: psycopg.Connection) -> None:
+    """End the transaction; the pool's reset (DISCARD ALL, time zone) runs after return."""
+    if conn.closed:
+        return  # the pool replaces connections that died (killed backend, network)
+    try:
+        conn.rollback()
+        conn.autocommit = False
+    except psycopg.Error:
+        pass  # a broken connection is discarded by the pool when it comes back
 
 
 _type_cache: dict[int, str] = {}
@@ -210,8 +424,7 @@ _type_lock = threading.Lock()
 _FIRST_USER_OID = 16384  # built-in type OIDs are the same in every database
 
 
-def _type_names(conn: psycopg.Connection, description: list[Any]) -> list[str]:
-    oids = [int(col.type_code) for col in description]
+def _type_names(conn: psycopg.Connection, oids: list[int]) -> list[str]:
     with _type_lock:
         missing = sorted({o for o in oids if o not in _type_cache or o >= _FIRST_USER_OID})
     found: dict[int, str] = {}
@@ -225,27 +438,17 @@ def _type_names(conn: psycopg.Connection, description: list[Any]) -> list[str]:
         return [found.get(o) or _type_cache.get(o) or "unknown" for o in oids]
 
 
-def _reset(conn: psycopg.Connection) -> None:
-    """Leave the connection idle, outside any transaction, with its defaults back."""
-    if conn.closed:
-        return  # the pool replaces connections that died (killed backend, network)
-    try:
-        conn.rollback()
-        conn.read_only = None
-    except psycopg.Error:
-        pass  # a broken connection is discarded by the pool when it comes back
-
-
 def _timeout_message(timeout_ms: int) -> str:
     return (f"The query took longer than {timeout_ms / 1000:g} s and was stopped "
             "(QUERY_TIMEOUT_MS sets the limit). Filter or aggregate more to make it faster.")
 
 
-def _user_error(exc: psycopg.Error, timeout_ms: int) -> QueryFailed | QueryTimeout:
+def _user_error(exc: psycopg.Error, timeout_ms: int, at_deadline: bool = False
+                ) -> QueryFailed | QueryTimeout:
     diag = exc.diag
     primary = diag.message_primary or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     if isinstance(exc, pg_errors.QueryCanceled):
-        if "timeout" in primary:
+        if "timeout" in primary or at_deadline:
             return QueryTimeout(_timeout_message(timeout_ms))
         return QueryFailed("The query was cancelled before it finished.",
                            sqlstate=exc.sqlstate)

@@ -184,8 +184,7 @@ def test_timeout_on_a_cartesian_product_then_the_pool_still_works(db):
 
 def test_deadline_covers_all_fetches_not_each_one(db, monkeypatch):
     """Rows that trickle in still stop at QUERY_TIMEOUT_MS in total."""
-    monkeypatch.setattr(executor, "MAX_BATCH", 1)
-    monkeypatch.setattr(executor, "FIRST_BATCH", 1)
+    monkeypatch.setattr(executor, "CHUNK_ROWS", 1)
     slow = with_settings(db, query_timeout_ms=400)
     trickle = ("SELECT a.id FROM orders a WHERE (SELECT count(*) FROM order_items i "
                "WHERE i.order_id <> a.id) > 0")
@@ -200,7 +199,7 @@ def test_killed_query_reports_and_the_pool_recovers(db, admin):
     killed = threading.Event()
 
     def kill() -> None:
-        # the running statement is the cursor's FETCH: find the reader's active backend
+        # the running statement is the streamed query: find the reader's active backend
         for _ in range(500):
             rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND "
                                  "usename = %s AND state = 'active'",

@@ -60,8 +60,11 @@ def backends(admin: psycopg.Connection, db: Database, pool: str, *,
     those running a statement that matches the LIKE pattern `active_like`)."""
     rows = admin.execute(
         "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = %s "
-        "AND pid <> pg_backend_pid() "
-        "AND (%s::text IS NULL OR (state = 'active' AND query ILIKE %s::text))",
+        "AND pid <> pg_backend_pid() AND backend_type = 'client backend' "  # not parallel workers
+        # running for a moment: a cancel that lands between the protocol messages of a
+        # statement that has just arrived (Parse, then Bind/Execute) is dropped by the server
+        "AND (%s::text IS NULL OR (state = 'active' AND query ILIKE %s::text "
+        "AND now() - query_start > interval '200 ms'))",
         [dbname(db), f"promptboard-{pool}", active_like, active_like]).fetchall()
     return [row[0] for row in rows]
 
@@ -110,7 +113,7 @@ def test_cancelled_query_is_a_clear_error(fresh_db: Callable[..., Database],
                                           admin: psycopg.Connection) -> None:
     db = fresh_db(QUERY_TIMEOUT_MS="60000")
     with in_background(lambda: run_query(db, ENDLESS)) as future:
-        pid = wait_for(admin, db, "reader", "FETCH%")
+        pid = wait_for(admin, db, "reader", "%promptboard_row_bytes%")
         assert admin.execute("SELECT pg_cancel_backend(%s)", [pid]).fetchone()[0]
         error = outcome(future)
     assert isinstance(error, (QueryFailed, QueryTimeout)), repr(error)
@@ -138,8 +141,8 @@ def test_connection_killed_in_the_middle_of_a_fetch(fresh_db: Callable[..., Data
                                                     admin: psycopg.Connection) -> None:
     db = fresh_db(QUERY_TIMEOUT_MS="60000", MAX_ROWS="100000")
     with in_background(lambda: run_query(db, SLOW_STREAM)) as future:
-        # The rows before the slow part have been fetched; now a FETCH is in progress.
-        pid = wait_for(admin, db, "reader", "FETCH%")
+        # The rows before the slow part have arrived; the streamed statement still runs.
+        pid = wait_for(admin, db, "reader", "%promptboard_row_bytes%")
         assert admin.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone()[0]
         error = outcome(future)
     assert isinstance(error, DashboardError), repr(error)
