@@ -6,11 +6,15 @@ from dashboard import ui
 
 st.set_page_config(page_title="Promptboard", page_icon="📊", layout="wide")
 ui.configure_logging()
+# The database opens in the background from the first page view (embedded server, demo
+# data, pools): by the time someone has typed a username it is usually ready.
+ui.start_database()
 
 # The sign-in page and the dashboard share one URL path (hence one page id), so the
 # rerun after signing in or out lands on the other one, never on "page not found".
 HOME = "home"
 DASHBOARD = "pages/dashboard.py"
+NEW_WIDGET = "new_widget"
 
 user = ui.current_user()
 if user is None:
@@ -22,7 +26,8 @@ else:
     page = st.navigation([
         st.Page(DASHBOARD, title="Dashboard", icon=":material/dashboard:", url_path=HOME,
                 default=True),
-        st.Page("pages/new_widget.py", title="New widget", icon=":material/add:"),
+        st.Page("pages/new_widget.py", title="New widget", icon=":material/add:",
+                url_path=NEW_WIDGET),
         st.Page("pages/data.py", title="Data", icon=":material/table_view:"),
         st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
     ])
@@ -32,4 +37,9 @@ else:
         if st.button("Sign out", width="stretch"):
             ui.sign_out()
             st.switch_page(DASHBOARD)
+    if ui.entered_page(page.url_path):
+        if page.url_path == NEW_WIDGET:
+            ui.drop_draft()  # arriving from another page (the sidebar link) starts clean
+        ui.close_sidebar_on_phone()
+ui.write_cookie()
 page.run()

@@ -339,9 +339,9 @@ def preview(db: Database, user: User, prompt: str, *, previous: Preview | None =
     title = draft.title.strip() or _default_title(saved_prompt)
     chart_started = time.monotonic()
     book.step("chart")
-    # Chart choice: the caller's, the generator's, a chart word in this prompt, the
-    # chart the refined draft asked for, else inferred from the result.
-    wanted = chart or draft.chart or requested_chart(question)
+    # Chart choice: the caller's, a chart word in this prompt (an explicit word always
+    # wins), the generator's, the chart the refined draft asked for, else inferred.
+    wanted = chart or requested_chart(question) or draft.chart
     if wanted is None and previous is not None:
         wanted = previous.generation.get("chart_requested")
     spec = _spec(result, wanted, title, question)
@@ -375,11 +375,21 @@ def preview_sql(db: Database, user: User, draft: Preview, sql: str) -> Preview:
 
 
 def with_chart(draft: Preview, chart: str) -> Preview:
-    """The same draft drawn as another chart type (from its full result, no re-run)."""
+    """The same draft drawn as another chart type, from its snapshot (no re-run): what
+    the widget would store is all a draft keeps (`compact`)."""
     wanted = _check_chart(chart)
-    spec = _spec(draft.result, wanted, draft.title, draft.prompt)
+    spec = charts.respec(draft.spec, chart=wanted)
     return replace(draft, spec=spec, note=_spec_note(spec),
                    generation={**draft.generation, "chart_requested": wanted})
+
+
+def compact(draft: Preview) -> Preview:
+    """The draft as a session keeps it: the result's rows are dropped (the spec holds the
+    capped snapshot a widget would store), counts and timing are kept."""
+    result = draft.result
+    if not result.rows:
+        return draft
+    return replace(draft, result=replace(result, rows=[]))
 
 
 def offline_generator(db: Database) -> Generator:
@@ -440,7 +450,8 @@ def _require_sql(widget: Widget) -> str:
 
 
 def _snapshot(db: Database, user: User, widget: Widget, sql: str, result: QueryResult,
-              updates: dict[str, Any], *, replaces_query: bool) -> Widget:
+              updates: dict[str, Any], *, replaces_query: bool,
+              title: str | None = None) -> Widget:
     """Store a fresh snapshot in one UPDATE, built under the row lock from the row as it is
     now (its current title and chart type), so concurrent edits never mix. A refresh
     (`replaces_query=False`) whose query was replaced while it ran keeps the newer one."""
@@ -448,12 +459,15 @@ def _snapshot(db: Database, user: User, widget: Widget, sql: str, result: QueryR
         if not replaces_query and current.sql_query != widget.sql_query:
             return None
         old = _stored_spec(current)
-        title = current.title or _default_title(current.prompt)
-        spec = _spec(result, old.chart if old else None, title, current.prompt)
+        shown = title or current.title or _default_title(current.prompt)
+        spec = _spec(result, old.chart if old else None, shown, current.prompt)
         generation = dict(current.generation or {})
         generation.pop("refresh_error", None)
         generation.update(updates)
-        return {"sql_query": sql, "content": _content(spec), "generation": generation}
+        changes = {"sql_query": sql, "content": _content(spec), "generation": generation}
+        if title:
+            changes["title"] = title
+        return changes
 
     return store.modify_widget(db, user, widget.id, change)
 
@@ -469,8 +483,9 @@ def refresh(db: Database, user: User, widget_id: int, *,
     widget = store.get_widget(db, user, widget_id)
     sql = _require_sql(widget)
     started = time.monotonic()
+    timings: dict[str, int] = {}
     try:
-        checked, result = _run_checked(db, sql)
+        checked, result = _run_checked(db, sql, timings)
     except (UnsafeQuery, QueryFailed) as exc:
         error = exc.message
     except QueryTimeout as exc:
@@ -479,7 +494,8 @@ def refresh(db: Database, user: User, widget_id: int, *,
                               "The query is slow, not broken: no new query is proposed.")
     else:
         updated = _snapshot(db, user, widget, checked, result,
-                            {"refreshed_at": _now(), "refresh_ms": _ms(started)},
+                            {"refreshed_at": _now(), "refresh_ms": _ms(started),
+                             "timings_ms": timings},
                             replaces_query=False)
         return RefreshOutcome(updated)
     failure = {"message": error, "at": _now()}
@@ -535,20 +551,27 @@ def accept_proposal(db: Database, user: User, widget_id: int, sql: str) -> Widge
     return _replace_sql(db, user, widget_id, sql, source="proposal")
 
 
-def edit_sql(db: Database, user: User, widget_id: int, sql: str) -> Widget:
+def edit_sql(db: Database, user: User, widget_id: int, sql: str, *,
+             title: str | None = None) -> Widget:
     """Replace a widget's query by hand: saved only if it passes the guard and runs;
-    otherwise the error is raised and the old query and snapshot stay."""
-    return _replace_sql(db, user, widget_id, sql, source="edit")
+    otherwise the error is raised and the old query and snapshot stay. The widget is
+    marked as edited ("your SQL"); `title`, when given, replaces its title in the same
+    update (the old title may no longer describe the data)."""
+    return _replace_sql(db, user, widget_id, sql, source="edit",
+                        title=None if title is None else _check_title(title))
 
 
-def _replace_sql(db: Database, user: User, widget_id: int, sql: str, *, source: str) -> Widget:
+def _replace_sql(db: Database, user: User, widget_id: int, sql: str, *, source: str,
+                 title: str | None = None) -> Widget:
     widget = store.get_widget(db, user, widget_id)
     _require_sql(widget)
     started = time.monotonic()
-    checked, result = _run_checked(db, sql)
+    timings: dict[str, int] = {}
+    checked, result = _run_checked(db, sql, timings)
     updates = {"refreshed_at": _now(), "refresh_ms": _ms(started), "sql_source": source,
-               "sql_changed_at": _now()}
-    return _snapshot(db, user, widget, checked, result, updates, replaces_query=True)
+               "sql_changed_at": _now(), "timings_ms": timings}
+    return _snapshot(db, user, widget, checked, result, updates, replaces_query=True,
+                     title=title)
 
 
 def set_chart(db: Database, user: User, widget_id: int, chart: str) -> Widget:
@@ -566,13 +589,18 @@ def set_chart(db: Database, user: User, widget_id: int, chart: str) -> Widget:
     return store.modify_widget(db, user, widget_id, change)
 
 
-def rename(db: Database, user: User, widget_id: int, title: str) -> Widget:
-    """Change a widget's title (also the title drawn on its chart)."""
+def _check_title(title: str) -> str:
     title = " ".join(str(title or "").split())
     if not title:
         raise InvalidInput("Enter a title.")
     if len(title) > store.MAX_TITLE_CHARS:
         raise InvalidInput(f"A title has at most {store.MAX_TITLE_CHARS} characters.")
+    return title
+
+
+def rename(db: Database, user: User, widget_id: int, title: str) -> Widget:
+    """Change a widget's title (also the title drawn on its chart)."""
+    title = _check_title(title)
 
     def change(current: Widget) -> dict[str, Any]:
         spec = _stored_spec(current)

@@ -86,7 +86,7 @@ def test_new_widget_flow_with_offline_generator(app_env: None, db: Database) -> 
     assert not at.exception and not at.error
     figure = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert len(figure["data"]) == 4  # one line per region
-    at.text_input(key="draft-refine").input("only Europe")
+    next(t for t in at.text_input if t.label == "Refine").input("only Europe")
     _button(at, "Refine draft").click().run()
     assert not at.exception and not at.error
     figure = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -110,7 +110,8 @@ def test_new_widget_rejects_unsafe_hand_edited_sql(app_env: None, db: Database) 
     user = _user(db, "edit")
     at = _app(user, "pages/new_widget.py")
     at.chat_input[0].set_value("revenue by region").run()
-    at.text_area(key="draft-sql").input("DELETE FROM demo.orders")
+    next(t for t in at.text_area if t.label == "Edit the SQL before saving").input(
+        "DELETE FROM demo.orders")
     _button(at, "Check and run my SQL").click().run()
     assert not at.exception
     assert any("SELECT" in e.value or "delete" in e.value.lower() for e in at.error)
