@@ -351,6 +351,9 @@ def preview(db: Database, user: User, prompt: str, *, previous: Preview | None =
     generation["interpretation"] = draft.interpretation
     if previous is not None:
         generation["refined_from"] = previous.prompt
+    elif spec.chart == "number":
+        generation.update(_number_context(db, generator, question,
+                                          deadline=started + db.settings.ask_deadline_s))
     notes = []
     if book.attempts > 1:
         notes.append(f"The first {'query' if book.attempts == 2 else 'queries'} failed "
@@ -362,6 +365,72 @@ def preview(db: Database, user: User, prompt: str, *, previous: Preview | None =
                    note=" ".join(n for n in notes if n) or None, draft=draft)
 
 
+# At most this many points of a number card's trend line are kept (generation JSONB).
+MAX_TREND_POINTS = 400
+
+
+def _number_context(db: Database, generator: Generator, question: str, *,
+                    deadline: float) -> dict[str, Any]:
+    """For a number card whose question names one period ("revenue in 2024"): the same
+    value for the previous period (st.metric's delta) and the series over the period
+    (its trend line), each generated, guarded and run like any query. Whatever fails
+    is simply left out; the card still shows its value."""
+    from dashboard.periods import companions
+
+    asked = companions(question)
+    if asked is None:
+        return {}
+    out: dict[str, Any] = {}
+    for name, text in (("compare", asked.previous), ("trend", asked.trend)):
+        try:
+            _, checked, result = _generate_and_run(
+                db, generator, text, previous=None, feedback=None, book=_Attempts(),
+                deadline=deadline)
+            data = _companion_data(name, result)
+        except DashboardError as exc:
+            log.debug("number card %s skipped: %s", name, exc.message)
+            continue
+        if data is not None:
+            out[name] = {"sql": checked, **data,
+                         **({"label": asked.previous_label} if name == "compare" else {})}
+    return out
+
+
+def _companion_data(name: str, result: QueryResult) -> dict[str, Any] | None:
+    """The value (compare: one number) or the series (trend: time, number) of a result."""
+    numeric = [i for i, c in enumerate(result.columns)
+               if charts.column_kind(c.name, c.type_name, [r[i] for r in result.rows])
+               == "number"]
+    if not numeric or not result.rows:
+        return None
+    value_at = numeric[-1]
+    if name == "compare":
+        if len(result.rows) != 1:
+            return None
+        return {"value": charts.plain_value(result.rows[0][value_at])}
+    if len(result.rows) < 2 or len(result.columns) != 2:
+        return None
+    points = [charts.plain_value(r[value_at]) for r in result.rows[-MAX_TREND_POINTS:]]
+    return {"values": [v if isinstance(v, (int, float)) else None for v in points]}
+
+
+def _refresh_context(db: Database, generation: dict[str, Any]) -> dict[str, Any]:
+    """Re-run a number card's comparison and trend queries (guarded) on refresh."""
+    updates: dict[str, Any] = {}
+    for name in ("compare", "trend"):
+        entry = generation.get(name)
+        if not isinstance(entry, dict) or not entry.get("sql"):
+            continue
+        try:
+            checked, result = _run_checked(db, str(entry["sql"]))
+            data = _companion_data(name, result)
+        except DashboardError:
+            continue
+        if data is not None:
+            updates[name] = {**entry, "sql": checked, **data}
+    return updates
+
+
 def preview_sql(db: Database, user: User, draft: Preview, sql: str) -> Preview:
     """The same draft with the analyst's own SQL: guarded and run like any query."""
     del user
@@ -369,7 +438,8 @@ def preview_sql(db: Database, user: User, draft: Preview, sql: str) -> Preview:
     checked, result = _run_checked(db, sql, timings)
     wanted = draft.generation.get("chart_requested")
     spec = _spec(result, wanted, draft.title, draft.prompt)
-    generation = {**draft.generation, "sql_source": "edited", "timings_ms": timings}
+    generation = {k: v for k, v in draft.generation.items() if k not in ("compare", "trend")}
+    generation.update(sql_source="edited", timings_ms=timings)
     return replace(draft, sql=checked, result=result, spec=spec, generation=generation,
                    note=_spec_note(spec), explanation="Your own SQL (edited by hand).")
 
@@ -493,9 +563,9 @@ def refresh(db: Database, user: User, widget_id: int, *,
         return RefreshOutcome(widget, exc.message, None,
                               "The query is slow, not broken: no new query is proposed.")
     else:
-        updated = _snapshot(db, user, widget, checked, result,
-                            {"refreshed_at": _now(), "refresh_ms": _ms(started),
-                             "timings_ms": timings},
+        updates = {"refreshed_at": _now(), "refresh_ms": _ms(started), "timings_ms": timings,
+                   **_refresh_context(db, widget.generation or {})}
+        updated = _snapshot(db, user, widget, checked, result, updates,
                             replaces_query=False)
         return RefreshOutcome(updated)
     failure = {"message": error, "at": _now()}
@@ -569,7 +639,9 @@ def _replace_sql(db: Database, user: User, widget_id: int, sql: str, *, source: 
     timings: dict[str, int] = {}
     checked, result = _run_checked(db, sql, timings)
     updates = {"refreshed_at": _now(), "refresh_ms": _ms(started), "sql_source": source,
-               "sql_changed_at": _now(), "timings_ms": timings}
+               "sql_changed_at": _now(), "timings_ms": timings,
+               # The comparison and trend answered the old query, not this one.
+               "compare": None, "trend": None}
     return _snapshot(db, user, widget, checked, result, updates, replaces_query=True,
                      title=title)
 

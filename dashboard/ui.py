@@ -369,7 +369,31 @@ def _short_time(value: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def draw_spec(spec: charts.ChartSpec, *, key: str, show_note: bool = True) -> None:
+def metric_extras(value: Any, generation: dict[str, Any] | None,
+                  ) -> tuple[str | None, str | None, list[float] | None]:
+    """A number card's delta against the previous period ("+1.2M (+8.4%)"), what it is
+    measured against ("vs 2024: 14.3M") and its trend values, from the widget's
+    generation metadata (`service._number_context`); None where there is none."""
+    generation = generation or {}
+    delta = description = None
+    compare = generation.get("compare")
+    if isinstance(compare, dict) and charts.is_number(compare.get("value")) \
+            and charts.is_number(value):
+        before, now = float(compare["value"]), float(value)
+        change = now - before
+        delta = ("+" if change >= 0 else "") + charts.format_number(change, compact=True)
+        if before:
+            delta += f" ({change / abs(before) * 100:+.1f}%)"
+        description = (f"vs {compare.get('label', 'previous period')}: "
+                       f"{charts.format_number(before, compact=True)}")
+    trend = generation.get("trend")
+    values = trend.get("values") if isinstance(trend, dict) else None
+    points = [float(v) for v in values or [] if charts.is_number(v)]
+    return delta, description, points if len(points) >= 2 else None
+
+
+def draw_spec(spec: charts.ChartSpec, *, key: str, show_note: bool = True,
+              generation: dict[str, Any] | None = None) -> None:
     """Draw a validated spec: number card, table or Plotly figure. The caller shows the
     title above (cards and drafts), so the figure itself carries none."""
     spec = replace(spec, title="")
@@ -377,8 +401,11 @@ def draw_spec(spec: charts.ChartSpec, *, key: str, show_note: bool = True) -> No
         st.dataframe(charts.table_frame(spec), width="stretch", hide_index=True)
     elif spec.chart == "number":
         card = charts.number_card(spec)
+        delta, against, trend = metric_extras(card.value, generation)
         # Metric labels render Markdown (images included): escape the column alias.
-        st.metric(escape_markdown(card.label), card.text)
+        st.metric(escape_markdown(card.label), card.text, delta=delta,
+                  delta_description=escape_markdown(against) if against else None,
+                  chart_data=trend, chart_type="line")
         if card.caption:
             st.caption(escape_markdown(card.caption))
     else:
@@ -397,7 +424,7 @@ def draw_widget(widget: Widget) -> charts.ChartSpec | None:
         show_error(exc)
         return None
     try:
-        draw_spec(spec, key=f"chart-{widget.id}")
+        draw_spec(spec, key=f"chart-{widget.id}", generation=widget.generation)
     except InvalidChartSpec as exc:
         show_error(exc)
     return spec

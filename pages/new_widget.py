@@ -109,7 +109,8 @@ if state.clarify is not None:
 draft = state.preview
 assert draft is not None
 st.subheader(ui.escape_markdown(draft.title), anchor=False)
-ui.draw_spec(draft.spec, key=state.key("chart"), show_note=False)
+ui.draw_spec(draft.spec, key=state.key("chart"), show_note=False,
+             generation=draft.generation)
 if interpretation := draft.generation.get("interpretation"):
     st.caption(ui.escape_markdown(interpretation, max_chars=500))
 st.caption(ui.escape_markdown(ui.draft_caption(draft)))

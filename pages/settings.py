@@ -10,4 +10,5 @@ db = ui.database()
 st.title("Settings")
 st.caption("Read-only. Change settings through environment variables, .env or "
            ".streamlit/secrets.toml (see the README).")
-st.dataframe(explore.settings_rows(ui.settings(), db), width="stretch", hide_index=True)
+st.dataframe(explore.settings_rows(ui.settings(), db), width="stretch", hide_index=True,
+             height="content")

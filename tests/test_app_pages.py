@@ -74,7 +74,8 @@ def test_card_actions_refresh_rechart_rename(app_env: None, db: Database) -> Non
 def test_static_seed_widget_explains_itself(app_env: None, db: Database) -> None:
     testuser = store.get_or_create_user(db, "testuser")
     at = _app(testuser)
-    assert service.STATIC_NOTE in [c.value for c in at.caption]
+    captions = [c.value for c in at.caption]
+    assert any("no query" in c and len(c) < 80 for c in captions), captions
     assert not [b for b in at.button if b.label == "Refresh"]
 
 
@@ -123,7 +124,7 @@ def test_empty_dashboard_offers_examples_that_work(app_env: None, db: Database) 
     user = _user(db, "empty")
     at = _app(user)
     examples = [b for b in at.button if b.key and b.key.startswith("example-")]
-    assert 4 <= len(examples) <= 6
+    assert len(examples) == 3
     examples[0].click().run()
     assert not at.exception and not at.error
     assert len(service.list_widgets(db, user)) == 1
