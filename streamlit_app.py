@@ -14,7 +14,6 @@ ui.start_database()
 # rerun after signing in or out lands on the other one, never on "page not found".
 HOME = "home"
 DASHBOARD = "pages/dashboard.py"
-NEW_WIDGET = "new_widget"
 
 user = ui.current_user()
 if user is None:
@@ -26,8 +25,7 @@ else:
     page = st.navigation([
         st.Page(DASHBOARD, title="Dashboard", icon=":material/dashboard:", url_path=HOME,
                 default=True),
-        st.Page("pages/new_widget.py", title="New widget", icon=":material/add:",
-                url_path=NEW_WIDGET),
+        st.Page("pages/new_widget.py", title="New widget", icon=":material/add:"),
         st.Page("pages/data.py", title="Data", icon=":material/table_view:"),
         st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
     ])
@@ -37,9 +35,5 @@ else:
         if st.button("Sign out", width="stretch"):
             ui.sign_out()
             st.switch_page(DASHBOARD)
-    if ui.entered_page(page.url_path):
-        if page.url_path == NEW_WIDGET:
-            ui.drop_draft()  # arriving from another page (the sidebar link) starts clean
-        ui.close_sidebar_on_phone()
 ui.write_cookie()
 page.run()

@@ -11,7 +11,7 @@ Session state contract (keys are set here only; values are small):
   with it. It keeps the capped snapshot a widget would store, never the full result.
 - "draft-action": an action queued by a draft button's callback, run once at the top of
   the next page run (so the page draws each draft once, with no rerun loop).
-- "page": the page shown last (a move to New widget from elsewhere starts it clean).
+- "page": the page file shown last (arriving at New widget from elsewhere starts clean).
 Text from a model, a prompt, a table comment or a result is data: it is shown with
 `st.text`/`st.code`, or through `escape_markdown`, never as HTML or live Markdown.
 """
@@ -274,17 +274,54 @@ def queue_draft_action(action: str, *args: Any) -> None:
     st.session_state[ACTION_KEY] = (action, *args)
 
 
+# Draft widget callbacks live here, not in the page, and take only the draft's id:
+# Streamlit keeps a stale widget's callback and arguments after the widget is gone, and a
+# page-level function would keep that run's module globals (and its draft) alive.
+
+def draft_chart_changed(draft_id: int) -> None:
+    """Chart-type box: redraw the current draft's snapshot as the chosen type."""
+    state = current_draft()
+    if state is None or state.id != draft_id or state.preview is None:
+        return
+    chart = st.session_state.get(state.key("chart-type"))
+    if not chart or chart == state.preview.spec.chart:
+        return
+    try:
+        set_draft(service.with_chart(state.preview, chart))
+    except DashboardError as exc:
+        queue_draft_action("error", exc.message)
+
+
+def draft_refine_clicked(draft_id: int) -> None:
+    state = current_draft()
+    if state is None or state.id != draft_id:
+        return
+    text = str(st.session_state.get(state.key("refine")) or "").strip()
+    if text:
+        queue_draft_action("refine", text)
+
+
+def draft_sql_clicked(draft_id: int) -> None:
+    state = current_draft()
+    if state is None or state.id != draft_id or state.preview is None:
+        return
+    queue_draft_action("sql", st.session_state.get(state.key("sql"), state.preview.sql))
+
+
 def take_draft_action() -> tuple[Any, ...] | None:
     return st.session_state.pop(ACTION_KEY, None)
 
 
-def entered_page(name: str) -> bool:
-    """Record the page shown now; True when it differs from the last one shown."""
+def page_view(name: str) -> bool:
+    """Record the page shown now (each page calls this first); True when it differs from
+    the page shown before, i.e. the analyst navigated here. Navigating on a phone also
+    folds the sidebar, which would otherwise stay open over the page."""
     previous = st.session_state.get("page")
     st.session_state["page"] = name
-    return previous is not None and previous != name
-
-
+    moved = previous is not None and previous != name
+    if moved:
+        close_sidebar_on_phone()
+    return moved
 def widget_id(raw: object) -> int:
     """A widget id from a URL or form; anything else is simply "not found"."""
     text = str(raw).strip()

@@ -11,6 +11,7 @@ from dashboard.errors import DashboardError, NotFound
 from dashboard.store import Widget
 
 user = ui.require_user()
+ui.page_view(__file__)
 db = ui.database()
 proposals: dict[int, dict[str, str]] = st.session_state.setdefault("proposals", {})
 

@@ -6,6 +6,7 @@ from dashboard import explore, ui
 from dashboard.errors import DashboardError
 
 user = ui.require_user()
+ui.page_view(__file__)
 db = ui.database()
 
 st.title("Data")

@@ -11,6 +11,8 @@ from dashboard import charts, examples, service, ui
 from dashboard.errors import DashboardError, NeedsClarification
 
 user = ui.require_user()
+if ui.page_view(__file__):
+    ui.drop_draft()  # arriving from another page (the sidebar link) starts clean
 db = ui.database()
 settings = ui.settings()
 ui.log.debug("new widget page run")
@@ -32,6 +34,8 @@ def ask(prompt: str, previous: service.Preview | None = None) -> None:
             return
         except DashboardError as exc:
             status.update(label="That did not work", state="error", expanded=True)
+            if previous is None:
+                ui.drop_draft()  # never an older answer under a new question's error
             ui.show_error(exc)
             st.caption("Try naming a table or column from the Data page, a time range "
                        "('in 2024'), or a chart type ('as a bar chart').")
@@ -46,23 +50,6 @@ def check_sql(draft: service.Preview, sql: str) -> None:
             ui.set_draft(service.preview_sql(db, user, draft, sql))
         except DashboardError as exc:
             ui.show_error(exc)
-
-
-def change_chart(state: ui.DraftState) -> None:
-    """Callback of the chart-type box: redraw the same snapshot, before the page runs."""
-    chart = st.session_state.get(state.key("chart-type"))
-    if state.preview is None or not chart or chart == state.preview.spec.chart:
-        return
-    try:
-        ui.set_draft(service.with_chart(state.preview, chart))
-    except DashboardError as exc:
-        ui.queue_draft_action("error", exc.message)
-
-
-def refine(state: ui.DraftState) -> None:
-    text = str(st.session_state.get(state.key("refine")) or "").strip()
-    if text:
-        ui.queue_draft_action("refine", text)
 
 
 st.title("New widget")
@@ -124,16 +111,16 @@ with st.expander("SQL", expanded=False):
     st.text_area("Edit the SQL before saving", value=draft.sql, height=200,
                  key=state.key("sql"))
     st.button("Check and run my SQL", key=state.key("run-sql"),
-              on_click=lambda: ui.queue_draft_action(
-                  "sql", st.session_state.get(state.key("sql"), draft.sql)))
+              on_click=ui.draft_sql_clicked, args=(state.id,))
 
 left, right = st.columns([1, 1], vertical_alignment="bottom")
 left.selectbox("Chart type", charts.CHART_TYPES,
                index=charts.CHART_TYPES.index(draft.spec.chart), key=state.key("chart-type"),
-               on_change=change_chart, args=(state,))
+               on_change=ui.draft_chart_changed, args=(state.id,))
 right.text_input("Refine", placeholder="now by week · only Europe · as a bar chart",
                  key=state.key("refine"))
-right.button("Refine draft", key=state.key("refine-go"), on_click=refine, args=(state,))
+right.button("Refine draft", key=state.key("refine-go"), on_click=ui.draft_refine_clicked,
+             args=(state.id,))
 
 save, restart = st.columns([1, 1])
 if save.button("Add to dashboard", type="primary", icon=":material/push_pin:",

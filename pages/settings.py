@@ -5,6 +5,7 @@ import streamlit as st
 from dashboard import explore, ui
 
 user = ui.require_user()
+ui.page_view(__file__)
 db = ui.database()
 
 st.title("Settings")
