@@ -212,6 +212,24 @@ def write_cookie() -> None:
     st.html(script, unsafe_allow_javascript=True, width="content")
 
 
+# Cards of one dashboard row as tall as the tallest: every block between a grid column
+# and a card (the fragment's wrappers) grows, and so does the card (`card_key`).
+_CARD_GRID_CSS = """<style>
+[data-testid="stColumn"] [data-testid="stLayoutWrapper"]:has([class*="st-key-card-"]) {
+  flex: 1 1 auto; display: flex; flex-direction: column; }
+[data-testid="stColumn"] [data-testid="stVerticalBlock"]:has([class*="st-key-card-"]),
+[data-testid="stColumn"] [class*="st-key-card-"] { flex: 1 1 auto; }
+</style>"""
+
+
+def card_key(widget_id: int) -> str:
+    return f"card-{widget_id}"
+
+
+def card_grid_style() -> None:
+    st.html(_CARD_GRID_CSS)
+
+
 def close_sidebar_on_phone() -> None:
     """After navigating on a narrow screen the sidebar would stay open over the page:
     fold it (a no-op on wider screens, where it sits beside the content)."""
@@ -220,7 +238,7 @@ def close_sidebar_on_phone() -> None:
         "var bar = document.querySelector('[data-testid=\"stSidebar\"]');"
         "var button = document.querySelector("
         "'[data-testid=\"stSidebarCollapseButton\"] button');"
-        "if (bar && button && bar.getAttribute('aria-expanded') === 'true') button.click();"
+        "if (bar && button && bar.getAttribute('data-collapsed') === 'false') button.click();"
         "})();</script>", unsafe_allow_javascript=True, width="content")
 
 

@@ -126,8 +126,8 @@ def card(widget_id: int) -> None:
     except NotFound:
         st.info("This widget is no longer on your dashboard.")
         return
-    # "stretch": every card of a row is as tall as the tallest one.
-    with st.container(border=True, height="stretch"):
+    # Every card of a row is as tall as the tallest one (see ui.card_grid_style).
+    with st.container(border=True, key=ui.card_key(widget_id)):
         title = widget.title or widget.prompt
         st.markdown(f"**{ui.escape_markdown(title)}**")
         spec = ui.draw_widget(widget)
@@ -226,6 +226,7 @@ if not any(w.sql_query for w in widgets):
 if not widgets:
     st.stop()
 
+ui.card_grid_style()
 toolbar = st.columns([2, 1, 1], vertical_alignment="bottom")
 per_row = toolbar[0].segmented_control("Cards per row", [1, 2, 3], key="per_row",
                                        default=2) or 2
