@@ -44,6 +44,7 @@ BENCHMARKS: tuple[tuple[str, str], ...] = (
     ("startup", "benchmarks.bench_startup"),
     ("concurrency", "benchmarks.bench_concurrency"),
     ("figures", "benchmarks.bench_figures"),
+    ("browser", "benchmarks.bench_browser"),
 )
 # Benchmarks that need no PostgreSQL at all.
 NO_DATABASE = {"guard", "figures", "startup"}
