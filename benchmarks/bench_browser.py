@@ -38,11 +38,15 @@ ALL_DRAWN = """n => { const charts = document.querySelectorAll('[data-testid="st
     && [...charts].every(c => c.querySelector('.main-svg .trace, .main-svg .slice'));
 }"""
 # A draft is visible: a drawn figure, a number card or a table (or an error, counted apart).
+MAIN = '[data-testid="stMainBlockContainer"]'
 DRAFT_SHOWN = """() => !!(document.querySelector(
     '[data-testid="stPlotlyChart"] .main-svg .trace, [data-testid="stPlotlyChart"] .slice')
-  || document.querySelector('[data-testid="stMain"] [data-testid="stMetric"]')
-  || document.querySelector('[data-testid="stMain"] [data-testid="stDataFrame"]')
-  || document.querySelector('[data-testid="stMain"] [data-testid="stAlertContentError"]'))"""
+  || document.querySelector('MAIN [data-testid="stMetric"]')
+  || document.querySelector('MAIN [data-testid="stDataFrame"]')
+  || document.querySelector('MAIN [data-testid="stAlertContentError"]'))""".replace("MAIN", MAIN)
+_DRAWN = ", ".join(f'{MAIN} [data-testid="{t}"]'
+                   for t in ("stMetric", "stDataFrame", "stPlotlyChart"))
+NO_DRAFT = f"() => !document.querySelector('{_DRAWN}')"
 DASHBOARD_PROMPTS = ("Revenue by region", "Monthly revenue in 2025 by region as a line chart",
                      "Number of orders per month in 2025", "Share of orders by channel as a "
                      "pie chart", "Revenue by category")
@@ -189,9 +193,7 @@ def _bench_questions(browser: Any, ctx: BenchContext, app_url: str, result: Resu
         if restart.count():
             restart.click()
             page.wait_for_selector(READY, timeout=60_000)
-            page.wait_for_function("() => !document.querySelector("
-                                   "'[data-testid=\"stMain\"] [data-testid=\"stMetric\"],"
-                                   " [data-testid=\"stPlotlyChart\"]')", timeout=60_000)
+            page.wait_for_function(NO_DRAFT, timeout=60_000)
         box = page.get_by_placeholder("Ask a question about your data", exact=False)
         box.fill(question)
         started = time.perf_counter()
@@ -199,7 +201,7 @@ def _bench_questions(browser: Any, ctx: BenchContext, app_url: str, result: Resu
         page.wait_for_function(DRAFT_SHOWN, timeout=120_000, polling=20)
         elapsed = time.perf_counter() - started
         page.wait_for_selector(READY, timeout=60_000)
-        if page.locator('[data-testid="stMain"] [data-testid="stAlertContentError"]').count():
+        if page.locator(f'{MAIN} [data-testid="stAlertContentError"]').count():
             failed += 1
             continue
         times.append(elapsed)

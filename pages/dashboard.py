@@ -14,6 +14,10 @@ user = ui.require_user()
 ui.page_view(__file__)
 db = ui.database()
 proposals: dict[int, dict[str, str]] = st.session_state.setdefault("proposals", {})
+# The widgets listed by this (full) page run, so that cards drawn in it need no query of
+# their own; emptied at the end of the run, so a card rerunning alone (a fragment) reads
+# its widget afresh.
+listed: dict[int, Widget] = {}
 
 
 @st.dialog("Edit SQL", width="large")
@@ -122,7 +126,7 @@ def _proposal(widget_id: int) -> None:
 def card(widget_id: int) -> None:
     ui.log.debug("card %s drawn", widget_id)
     try:
-        widget = service.get_widget(db, user, widget_id)
+        widget = listed.pop(widget_id, None) or service.get_widget(db, user, widget_id)
     except NotFound:
         st.info("This widget is no longer on your dashboard.")
         return
@@ -193,6 +197,7 @@ if focus is not None:
     st.stop()
 
 widgets = service.list_widgets(db, user)
+listed.update((w.id, w) for w in widgets)
 
 
 def start_here() -> None:
@@ -249,3 +254,4 @@ for start in range(0, len(widgets), per_row):
     for column, widget in zip(columns, widgets[start:start + per_row], strict=False):
         with column:
             card(widget.id)
+listed.clear()

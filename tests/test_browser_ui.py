@@ -12,27 +12,24 @@ import re
 import uuid
 
 import pytest
-from test_browser import (  # noqa: F401 (fixtures)
-    ARTIFACTS,
-    _log_lines,
-    _no_exception,
-    _sign_in,
-    _wait_idle,
-    app_url,
-    browser,
-)
+import test_browser
+from test_browser import ARTIFACTS, _log_lines, _no_exception, _sign_in, _wait_idle
 
 from dashboard import service, store
 from dashboard.db import Database
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# The app server and browser of test_browser.py (module-scoped fixtures, one per module).
+app_url = test_browser.app_url
+browser = test_browser.browser
 
 PAGE_RUN = "DEBUG dashboard.pages: new widget page run"
 # Any element whose text is cut (ellipsis or clipped) inside the main area or a popover.
 OVERFLOWING = """() => {
   const found = [];
   const roots = document.querySelectorAll(
-      '[data-testid="stMain"], [data-testid="stPopoverBody"], [data-testid="stSidebar"]');
+      '[data-testid="stMainBlockContainer"], [data-testid="stPopoverBody"],'
+      + ' [data-testid="stSidebar"]');
   for (const root of roots) {
     for (const el of root.querySelectorAll('*')) {
       if (el.closest('svg, .js-plotly-plot, [data-testid="stDataFrame"], pre, code,'
