@@ -213,13 +213,18 @@ def write_cookie() -> None:
 
 
 # Cards of one dashboard row as tall as the tallest: every block between a grid column
-# and a card (the fragment's wrappers) grows, and so does the card (`card_key`).
-_CARD_GRID_CSS = """<style>
-[data-testid="stColumn"] [data-testid="stLayoutWrapper"]:has([class*="st-key-card-"]) {
-  flex: 1 1 auto; display: flex; flex-direction: column; }
-[data-testid="stColumn"] [data-testid="stVerticalBlock"]:has([class*="st-key-card-"]),
-[data-testid="stColumn"] [class*="st-key-card-"] { flex: 1 1 auto; }
+# and its card (the fragment's wrappers) grows, and so does the card. Plain child
+# selectors under the grid's key (no :has(), which re-evaluates on every DOM change
+# while dozens of charts draw).
+_COLUMN = '.st-key-card-grid [data-testid="stColumn"] > [data-testid="stVerticalBlock"]'
+_WRAP = '> [data-testid="stLayoutWrapper"]'
+_BLOCK = '> [data-testid="stVerticalBlock"]'
+_CARD_GRID_CSS = f"""<style>
+{_COLUMN} {_WRAP}, {_COLUMN} {_WRAP} {_BLOCK} {_WRAP} {{
+  flex: 1 1 auto; display: flex; flex-direction: column; }}
+{_COLUMN} {_WRAP} {_BLOCK}, {_COLUMN} {_WRAP} {_BLOCK} {_WRAP} {_BLOCK} {{ flex: 1 1 auto; }}
 </style>"""
+GRID_KEY = "card-grid"
 
 
 def card_key(widget_id: int) -> str:

@@ -249,9 +249,10 @@ if toolbar[1].button("Refresh all", icon=":material/refresh:", width="stretch"):
         st.warning(f"{failures} widget(s) failed to refresh; see their cards.")
 toolbar[2].page_link("pages/new_widget.py", label="New widget", icon=":material/add:")
 
-for start in range(0, len(widgets), per_row):
-    columns = st.columns(per_row)
-    for column, widget in zip(columns, widgets[start:start + per_row], strict=False):
-        with column:
-            card(widget.id)
+with st.container(key=ui.GRID_KEY):
+    for start in range(0, len(widgets), per_row):
+        columns = st.columns(per_row)
+        for column, widget in zip(columns, widgets[start:start + per_row], strict=False):
+            with column:
+                card(widget.id)
 listed.clear()
