@@ -6,6 +6,9 @@ from dashboard import ui
 
 st.set_page_config(page_title="Promptboard", page_icon="📊", layout="wide")
 ui.configure_logging()
+# The database opens in the background from the first page view (embedded server, demo
+# data, pools): by the time someone has typed a username it is usually ready.
+ui.start_database()
 
 # The sign-in page and the dashboard share one URL path (hence one page id), so the
 # rerun after signing in or out lands on the other one, never on "page not found".
@@ -32,4 +35,5 @@ else:
         if st.button("Sign out", width="stretch"):
             ui.sign_out()
             st.switch_page(DASHBOARD)
+ui.write_cookie()
 page.run()

@@ -44,6 +44,7 @@ BENCHMARKS: tuple[tuple[str, str], ...] = (
     ("startup", "benchmarks.bench_startup"),
     ("concurrency", "benchmarks.bench_concurrency"),
     ("figures", "benchmarks.bench_figures"),
+    ("browser", "benchmarks.bench_browser"),
 )
 # Run only when asked (`--peers`): needs the peers' environments in .venv-peers/.
 OPTIONAL: tuple[tuple[str, str], ...] = (("peers", "benchmarks.bench_peers"),)

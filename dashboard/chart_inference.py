@@ -45,6 +45,10 @@ BAR_VERTICAL_MAX = 10
 MAX_COLOR_VALUES = 20
 # A single numeric column becomes a histogram from this many rows on (else a table).
 HISTOGRAM_MIN_ROWS = 20
+# Two measures of different scales over a category become a scatter from this many rows.
+SCATTER_MIN_ROWS = 5
+# Two periods side by side as grouped bars: at most this many groups.
+MAX_BAR_GROUPS = 20
 # Several measures share one value axis only when their magnitudes are this close.
 SHARED_AXIS_RATIO = 20.0
 
@@ -297,9 +301,14 @@ def _infer(shape: _Shape) -> Encoding:
         if len(cats) == 1 and len(times) == 1 and len(measures) == 1:
             if shape.distinct(x) == 1:
                 return _bar(shape, cats[0], measures[:1])
+            if shape.distinct(x) == 2 and shape.distinct(cats[0]) <= MAX_BAR_GROUPS:
+                # Two periods compared ("2024 vs 2025"): grouped bars, one per period.
+                return _bar(shape, cats[0], measures[:1], color=x)
             if shape.distinct(cats[0]) <= MAX_COLOR_VALUES:
                 return Encoding("line", x=x, y=(measures[0],), color=cats[0])
         if not cats and len(times) == 1 and _comparable(shape, measures):
+            if shape.distinct(x) == 2:  # two periods side by side, not a 2-point line
+                return Encoding("bar", x=x, y=tuple(measures), orientation="v")
             return Encoding("line", x=x, y=tuple(measures))
         return Encoding("table")
     # One category + numbers: bars (a pie for a share of a whole with few parts).
@@ -308,6 +317,10 @@ def _infer(shape: _Shape) -> Encoding:
             return Encoding("pie", x=cats[0], y=(measures[0],))
         if len(measures) <= 4 and n <= 50 and _comparable(shape, measures):
             return _bar(shape, cats[0], measures)
+        if len(measures) == 2 and n >= SCATTER_MIN_ROWS:
+            # Two measures of different scales: one against the other, not both against
+            # the category.
+            return _scatter(shape, measures, cats[0])
         return Encoding("table")
     # Two categories + one number: grouped bars, the smaller dimension as colour.
     if len(cats) == 2 and len(measures) == 1 and not times:
@@ -321,6 +334,11 @@ def _infer(shape: _Shape) -> Encoding:
         if len(measures) == 1 and n >= HISTOGRAM_MIN_ROWS:
             return Encoding("histogram", x=measures[0])
     return Encoding("table")
+
+
+def _scatter(shape: _Shape, measures: Sequence[str], label: str | None) -> Encoding:
+    color = label if label and shape.distinct(label) <= MAX_COLOR_VALUES else None
+    return Encoding("scatter", x=measures[0], y=(measures[1],), color=color)
 
 
 def _bar(shape: _Shape, x: str, measures: Sequence[str], color: str | None = None,
@@ -387,8 +405,9 @@ def _explicit(shape: _Shape, chart: str) -> Encoding | str:
             return "a pie cannot show negative values"
         return Encoding("pie", x=dims[0], y=(measures[0],))
     # line, area, bar, scatter: an x axis and one or more numeric columns.
-    if chart == "scatter" and not dims and len(measures) >= 2:
-        return Encoding("scatter", x=measures[0], y=tuple(measures[1:2]))
+    if chart == "scatter" and len(measures) >= 2:
+        # Two measures: one against the other (the label column colours the points).
+        return _scatter(shape, measures, dims[0] if len(dims) == 1 else None)
     if not dims:
         if len(measures) >= 2 and chart in {"line", "area"}:
             return Encoding(chart, x=measures[0], y=tuple(measures[1:]))

@@ -81,10 +81,11 @@ MAX_TIME_BARS = 200             # bars over time: the most recent are kept
 MAX_SERIES = 20                 # traces from a colour column: the largest totals are kept
 PIE_SLICES = 12                 # the rest is summed into "Other"
 
-# Readable on white and on Streamlit's dark background alike (mid-luminance hues).
+# One colour-blind-safe palette for light and dark themes: Okabe & Ito's eight colours
+# (distinguishable with protanopia, deuteranopia and tritanopia), black swapped for a
+# mid grey so that every colour reads on white and on Streamlit's dark background.
 PALETTE = (
-    "#4C78A8", "#F58518", "#E45756", "#72B7B2", "#54A24B", "#EECA3B",
-    "#B279A2", "#FF9DA6", "#9D755D", "#5BA3CF", "#D67195", "#8CD17D",
+    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999",
 )
 
 
@@ -633,6 +634,10 @@ def assign_colors(labels: Sequence[Any]) -> dict[str, str]:
     return out
 
 
+# Legends sit in one horizontal row above the plot (wrapping when needed), so a card's
+# full width goes to the data, even on a phone.
+LEGEND = {"orientation": "h", "x": 0.0, "xanchor": "left", "y": 1.0, "yanchor": "bottom",
+          "bgcolor": "rgba(0,0,0,0)", "title": {"side": "left"}}
 _GRID = "rgba(128,128,128,0.22)"
 _AXIS = {"gridcolor": _GRID, "zerolinecolor": "rgba(128,128,128,0.4)",
          "linecolor": "rgba(128,128,128,0.5)", "automargin": True, "title": {"standoff": 8}}
@@ -799,7 +804,8 @@ def _draw_xy(fig: _Draft, spec: ChartSpec, kinds: dict[str, Kind], notes: list[s
                      "(peaks kept)" if spec.chart != "scatter"
                      else f"Showing {MAX_SCATTER_POINTS:,} of {thinned:,} points")
     fig.axis("xaxis", x_label, **_axis_type(kind, spec.column_values(spec.x)))
-    fig.axis("yaxis", y_label)
+    # Areas are filled down to a baseline: the axis must show zero.
+    fig.axis("yaxis", y_label, **({"rangemode": "tozero"} if spec.chart == "area" else {}))
     if spec.chart in ("line", "area") and kind == "time" and len(all_series) > 1:
         fig.layout["hovermode"] = "x unified"
 
@@ -856,7 +862,7 @@ def _draw_bar(fig: _Draft, spec: ChartSpec, kinds: dict[str, Kind], notes: list[
         cat_axis["categoryorder"] = "total ascending" if horizontal else "total descending"
     value_title = humanize(spec.y[0]) if len(spec.y) == 1 else "Value"
     fig.axis("yaxis" if horizontal else "xaxis", x_label, **cat_axis)
-    fig.axis("xaxis" if horizontal else "yaxis", value_title)
+    fig.axis("xaxis" if horizontal else "yaxis", value_title, rangemode="tozero")
     bars = len(keep) if keep is not None else len(labels)
     if horizontal and bars > 12:
         fig.layout["height"] = min(1600, 120 + 24 * bars)
@@ -892,7 +898,7 @@ def _draw_pie(fig: _Draft, spec: ChartSpec, kinds: dict[str, Kind], notes: list[
         "hovertemplate": (f"%{{label}}<br>{value_label}: "
                           f"%{{value{_number_format([v for _, v in ordered])}}} "
                           "(%{percent})<extra></extra>")})
-    fig.layout["legend"] = {"title": {"text": _text(humanize(spec.x))}}
+    fig.layout["legend"] = {**LEGEND, "title": {"text": _text(humanize(spec.x))}}
 
 
 def _draw_histogram(fig: _Draft, spec: ChartSpec, kinds: dict[str, Kind],
@@ -964,11 +970,17 @@ def build_figure(spec: ChartSpec) -> go.Figure:
         layout["title"] = {"text": _text(spec.title), "x": 0.0, "xanchor": "left",
                            "pad": {"l": 8}, "font": {"size": 16}}
     if spec.color:
-        layout["legend"] = {"title": {"text": _text(humanize(spec.color))}}
+        layout["legend"] = {**LEGEND, "title": {"text": _text(humanize(spec.color))}}
+    elif spec.chart != "pie":
+        layout["legend"] = dict(LEGEND)
+    legend = spec.chart != "pie" and any(t.get("showlegend") for t in draft.traces)
     if notes:
+        # Notes sit at the top, above the legend row (which sits just above the plot).
+        lift = 30 if legend else 4
+        layout["margin"]["t"] += lift - 4
         layout["annotations"] = [{
             "text": _text("; ".join(notes) + "."), "xref": "paper", "yref": "paper",
-            "x": 1.0, "y": 1.0, "xanchor": "right", "yanchor": "bottom", "yshift": 4,
+            "x": 1.0, "y": 1.0, "xanchor": "right", "yanchor": "bottom", "yshift": lift,
             "showarrow": False, "align": "right",
             "font": {"size": 11, "color": "rgba(128,128,128,1)"}}]
     return go.Figure({"data": draft.traces, "layout": layout})

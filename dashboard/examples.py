@@ -87,3 +87,31 @@ def prompts_for(catalog: Catalog, limit: int = 5) -> list[str]:
 
 def example_prompts(db: Database, limit: int = 5) -> list[str]:
     return prompts_for(get_catalog(db), limit)
+
+
+def starters_for(catalog: Catalog) -> list[str]:
+    """Three first questions for the "Start here" panel, one of each kind of card: a
+    number with its change against the previous year, bars by a category, a line over
+    the latest year (pure; falls back to the first example prompts)."""
+    facts = sorted((t for t in catalog.tables if _time_column(t)),
+                   key=lambda t: t.row_estimate, reverse=True)
+    examples = prompts_for(catalog, 6)
+    if not facts:
+        return examples[:3]
+    fact = facts[0]
+    time = _time_column(fact)
+    year = _latest_year(time) if time else None
+    metrics = _metrics(catalog, fact)
+    categories = _category_columns(fact)
+    noun = _words(fact.name)
+    measure = metrics[0] if metrics else f"number of {noun}"
+    picks = [f"Total {measure} in {year}" if year else f"Total {measure}"]
+    if categories:
+        picks.append(f"{measure.capitalize()} by {_words(categories[0].name)}")
+    picks.append(f"Number of {noun} per month" + (f" in {year}" if year else ""))
+    picks += [p for p in examples if p not in picks]
+    return picks[:3]
+
+
+def starter_prompts(db: Database) -> list[str]:
+    return starters_for(get_catalog(db))

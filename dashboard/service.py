@@ -339,9 +339,9 @@ def preview(db: Database, user: User, prompt: str, *, previous: Preview | None =
     title = draft.title.strip() or _default_title(saved_prompt)
     chart_started = time.monotonic()
     book.step("chart")
-    # Chart choice: the caller's, the generator's, a chart word in this prompt, the
-    # chart the refined draft asked for, else inferred from the result.
-    wanted = chart or draft.chart or requested_chart(question)
+    # Chart choice: the caller's, a chart word in this prompt (an explicit word always
+    # wins), the generator's, the chart the refined draft asked for, else inferred.
+    wanted = chart or requested_chart(question) or draft.chart
     if wanted is None and previous is not None:
         wanted = previous.generation.get("chart_requested")
     spec = _spec(result, wanted, title, question)
@@ -351,6 +351,9 @@ def preview(db: Database, user: User, prompt: str, *, previous: Preview | None =
     generation["interpretation"] = draft.interpretation
     if previous is not None:
         generation["refined_from"] = previous.prompt
+    elif spec.chart == "number":
+        generation.update(_number_context(db, generator, question,
+                                          deadline=started + db.settings.ask_deadline_s))
     notes = []
     if book.attempts > 1:
         notes.append(f"The first {'query' if book.attempts == 2 else 'queries'} failed "
@@ -362,6 +365,72 @@ def preview(db: Database, user: User, prompt: str, *, previous: Preview | None =
                    note=" ".join(n for n in notes if n) or None, draft=draft)
 
 
+# At most this many points of a number card's trend line are kept (generation JSONB).
+MAX_TREND_POINTS = 400
+
+
+def _number_context(db: Database, generator: Generator, question: str, *,
+                    deadline: float) -> dict[str, Any]:
+    """For a number card whose question names one period ("revenue in 2024"): the same
+    value for the previous period (st.metric's delta) and the series over the period
+    (its trend line), each generated, guarded and run like any query. Whatever fails
+    is simply left out; the card still shows its value."""
+    from dashboard.periods import companions
+
+    asked = companions(question)
+    if asked is None:
+        return {}
+    out: dict[str, Any] = {}
+    for name, text in (("compare", asked.previous), ("trend", asked.trend)):
+        try:
+            _, checked, result = _generate_and_run(
+                db, generator, text, previous=None, feedback=None, book=_Attempts(),
+                deadline=deadline)
+            data = _companion_data(name, result)
+        except DashboardError as exc:
+            log.debug("number card %s skipped: %s", name, exc.message)
+            continue
+        if data is not None:
+            out[name] = {"sql": checked, **data,
+                         **({"label": asked.previous_label} if name == "compare" else {})}
+    return out
+
+
+def _companion_data(name: str, result: QueryResult) -> dict[str, Any] | None:
+    """The value (compare: one number) or the series (trend: time, number) of a result."""
+    numeric = [i for i, c in enumerate(result.columns)
+               if charts.column_kind(c.name, c.type_name, [r[i] for r in result.rows])
+               == "number"]
+    if not numeric or not result.rows:
+        return None
+    value_at = numeric[-1]
+    if name == "compare":
+        if len(result.rows) != 1:
+            return None
+        return {"value": charts.plain_value(result.rows[0][value_at])}
+    if len(result.rows) < 2 or len(result.columns) != 2:
+        return None
+    points = [charts.plain_value(r[value_at]) for r in result.rows[-MAX_TREND_POINTS:]]
+    return {"values": [v if isinstance(v, (int, float)) else None for v in points]}
+
+
+def _refresh_context(db: Database, generation: dict[str, Any]) -> dict[str, Any]:
+    """Re-run a number card's comparison and trend queries (guarded) on refresh."""
+    updates: dict[str, Any] = {}
+    for name in ("compare", "trend"):
+        entry = generation.get(name)
+        if not isinstance(entry, dict) or not entry.get("sql"):
+            continue
+        try:
+            checked, result = _run_checked(db, str(entry["sql"]))
+            data = _companion_data(name, result)
+        except DashboardError:
+            continue
+        if data is not None:
+            updates[name] = {**entry, "sql": checked, **data}
+    return updates
+
+
 def preview_sql(db: Database, user: User, draft: Preview, sql: str) -> Preview:
     """The same draft with the analyst's own SQL: guarded and run like any query."""
     del user
@@ -369,17 +438,28 @@ def preview_sql(db: Database, user: User, draft: Preview, sql: str) -> Preview:
     checked, result = _run_checked(db, sql, timings)
     wanted = draft.generation.get("chart_requested")
     spec = _spec(result, wanted, draft.title, draft.prompt)
-    generation = {**draft.generation, "sql_source": "edited", "timings_ms": timings}
+    generation = {k: v for k, v in draft.generation.items() if k not in ("compare", "trend")}
+    generation.update(sql_source="edited", timings_ms=timings)
     return replace(draft, sql=checked, result=result, spec=spec, generation=generation,
                    note=_spec_note(spec), explanation="Your own SQL (edited by hand).")
 
 
 def with_chart(draft: Preview, chart: str) -> Preview:
-    """The same draft drawn as another chart type (from its full result, no re-run)."""
+    """The same draft drawn as another chart type, from its snapshot (no re-run): what
+    the widget would store is all a draft keeps (`compact`)."""
     wanted = _check_chart(chart)
-    spec = _spec(draft.result, wanted, draft.title, draft.prompt)
+    spec = charts.respec(draft.spec, chart=wanted)
     return replace(draft, spec=spec, note=_spec_note(spec),
                    generation={**draft.generation, "chart_requested": wanted})
+
+
+def compact(draft: Preview) -> Preview:
+    """The draft as a session keeps it: the result's rows are dropped (the spec holds the
+    capped snapshot a widget would store), counts and timing are kept."""
+    result = draft.result
+    if not result.rows:
+        return draft
+    return replace(draft, result=replace(result, rows=[]))
 
 
 def offline_generator(db: Database) -> Generator:
@@ -440,7 +520,8 @@ def _require_sql(widget: Widget) -> str:
 
 
 def _snapshot(db: Database, user: User, widget: Widget, sql: str, result: QueryResult,
-              updates: dict[str, Any], *, replaces_query: bool) -> Widget:
+              updates: dict[str, Any], *, replaces_query: bool,
+              title: str | None = None) -> Widget:
     """Store a fresh snapshot in one UPDATE, built under the row lock from the row as it is
     now (its current title and chart type), so concurrent edits never mix. A refresh
     (`replaces_query=False`) whose query was replaced while it ran keeps the newer one."""
@@ -448,12 +529,15 @@ def _snapshot(db: Database, user: User, widget: Widget, sql: str, result: QueryR
         if not replaces_query and current.sql_query != widget.sql_query:
             return None
         old = _stored_spec(current)
-        title = current.title or _default_title(current.prompt)
-        spec = _spec(result, old.chart if old else None, title, current.prompt)
+        shown = title or current.title or _default_title(current.prompt)
+        spec = _spec(result, old.chart if old else None, shown, current.prompt)
         generation = dict(current.generation or {})
         generation.pop("refresh_error", None)
         generation.update(updates)
-        return {"sql_query": sql, "content": _content(spec), "generation": generation}
+        changes = {"sql_query": sql, "content": _content(spec), "generation": generation}
+        if title:
+            changes["title"] = title
+        return changes
 
     return store.modify_widget(db, user, widget.id, change)
 
@@ -469,8 +553,9 @@ def refresh(db: Database, user: User, widget_id: int, *,
     widget = store.get_widget(db, user, widget_id)
     sql = _require_sql(widget)
     started = time.monotonic()
+    timings: dict[str, int] = {}
     try:
-        checked, result = _run_checked(db, sql)
+        checked, result = _run_checked(db, sql, timings)
     except (UnsafeQuery, QueryFailed) as exc:
         error = exc.message
     except QueryTimeout as exc:
@@ -478,8 +563,9 @@ def refresh(db: Database, user: User, widget_id: int, *,
         return RefreshOutcome(widget, exc.message, None,
                               "The query is slow, not broken: no new query is proposed.")
     else:
-        updated = _snapshot(db, user, widget, checked, result,
-                            {"refreshed_at": _now(), "refresh_ms": _ms(started)},
+        updates = {"refreshed_at": _now(), "refresh_ms": _ms(started), "timings_ms": timings,
+                   **_refresh_context(db, widget.generation or {})}
+        updated = _snapshot(db, user, widget, checked, result, updates,
                             replaces_query=False)
         return RefreshOutcome(updated)
     failure = {"message": error, "at": _now()}
@@ -535,20 +621,29 @@ def accept_proposal(db: Database, user: User, widget_id: int, sql: str) -> Widge
     return _replace_sql(db, user, widget_id, sql, source="proposal")
 
 
-def edit_sql(db: Database, user: User, widget_id: int, sql: str) -> Widget:
+def edit_sql(db: Database, user: User, widget_id: int, sql: str, *,
+             title: str | None = None) -> Widget:
     """Replace a widget's query by hand: saved only if it passes the guard and runs;
-    otherwise the error is raised and the old query and snapshot stay."""
-    return _replace_sql(db, user, widget_id, sql, source="edit")
+    otherwise the error is raised and the old query and snapshot stay. The widget is
+    marked as edited ("your SQL"); `title`, when given, replaces its title in the same
+    update (the old title may no longer describe the data)."""
+    return _replace_sql(db, user, widget_id, sql, source="edit",
+                        title=None if title is None else _check_title(title))
 
 
-def _replace_sql(db: Database, user: User, widget_id: int, sql: str, *, source: str) -> Widget:
+def _replace_sql(db: Database, user: User, widget_id: int, sql: str, *, source: str,
+                 title: str | None = None) -> Widget:
     widget = store.get_widget(db, user, widget_id)
     _require_sql(widget)
     started = time.monotonic()
-    checked, result = _run_checked(db, sql)
+    timings: dict[str, int] = {}
+    checked, result = _run_checked(db, sql, timings)
     updates = {"refreshed_at": _now(), "refresh_ms": _ms(started), "sql_source": source,
-               "sql_changed_at": _now()}
-    return _snapshot(db, user, widget, checked, result, updates, replaces_query=True)
+               "sql_changed_at": _now(), "timings_ms": timings,
+               # The comparison and trend answered the old query, not this one.
+               "compare": None, "trend": None}
+    return _snapshot(db, user, widget, checked, result, updates, replaces_query=True,
+                     title=title)
 
 
 def set_chart(db: Database, user: User, widget_id: int, chart: str) -> Widget:
@@ -566,13 +661,18 @@ def set_chart(db: Database, user: User, widget_id: int, chart: str) -> Widget:
     return store.modify_widget(db, user, widget_id, change)
 
 
-def rename(db: Database, user: User, widget_id: int, title: str) -> Widget:
-    """Change a widget's title (also the title drawn on its chart)."""
+def _check_title(title: str) -> str:
     title = " ".join(str(title or "").split())
     if not title:
         raise InvalidInput("Enter a title.")
     if len(title) > store.MAX_TITLE_CHARS:
         raise InvalidInput(f"A title has at most {store.MAX_TITLE_CHARS} characters.")
+    return title
+
+
+def rename(db: Database, user: User, widget_id: int, title: str) -> Widget:
+    """Change a widget's title (also the title drawn on its chart)."""
+    title = _check_title(title)
 
     def change(current: Widget) -> dict[str, Any]:
         spec = _stored_spec(current)

@@ -262,3 +262,17 @@ def move_widget(db: Database, user: User, widget_id: int, offset: int) -> list[W
                 [position, wid, user.id],
             )
     return list_widgets(db, user)
+
+
+def app_secret(db: Database, name: str) -> str:
+    """A server-side secret kept in `app_secrets` (owner-only), created once: 32 random
+    bytes, hex. Every app process sharing the database signs with the same key."""
+    import secrets
+
+    with db.connection() as conn:
+        conn.execute(
+            "INSERT INTO app_secrets (name, value) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
+            [name, secrets.token_hex(32)])
+        row = conn.execute("SELECT value FROM app_secrets WHERE name = %s", [name]).fetchone()
+    assert row is not None
+    return str(row[0])

@@ -11,18 +11,27 @@ from dashboard.errors import DashboardError, NotFound
 from dashboard.store import Widget
 
 user = ui.require_user()
+ui.page_view(__file__)
 db = ui.database()
 proposals: dict[int, dict[str, str]] = st.session_state.setdefault("proposals", {})
+# The widgets listed by this (full) page run, so that cards drawn in it need no query of
+# their own; emptied at the end of the run, so a card rerunning alone (a fragment) reads
+# its widget afresh.
+listed: dict[int, Widget] = {}
 
 
 @st.dialog("Edit SQL", width="large")
-def edit_sql_dialog(widget_id: int, sql: str) -> None:
+def edit_sql_dialog(widget_id: int, sql: str, title: str) -> None:
     st.caption("Your query is checked again (one read-only SELECT over the data tables) "
-               "and run before it is saved; if it fails, nothing changes.")
+               "and run before it is saved; if it fails, nothing changes. The card is "
+               "then marked as edited (your SQL).")
     text = st.text_area("SQL", value=sql, height=260, key=f"edit-sql-{widget_id}")
+    new_title = st.text_input("Title (update it if the data no longer matches)",
+                              value=title, max_chars=200, key=f"edit-title-{widget_id}")
     if st.button("Check, run and save", type="primary", key=f"save-sql-{widget_id}"):
         try:
-            service.edit_sql(db, user, widget_id, text)
+            service.edit_sql(db, user, widget_id, text,
+                             title=new_title if new_title.strip() != title else None)
         except DashboardError as exc:
             ui.show_error(exc)
         else:
@@ -48,7 +57,7 @@ def delete_dialog(widget_id: int, title: str) -> None:
         st.rerun()
 
 
-def _set_error(widget_id: int, message: str | None) -> None:
+def _set_error(widget_id: int | str, message: str | None) -> None:
     if message:
         st.session_state[f"error-{widget_id}"] = message
     else:
@@ -117,11 +126,12 @@ def _proposal(widget_id: int) -> None:
 def card(widget_id: int) -> None:
     ui.log.debug("card %s drawn", widget_id)
     try:
-        widget = service.get_widget(db, user, widget_id)
+        widget = listed.pop(widget_id, None) or service.get_widget(db, user, widget_id)
     except NotFound:
         st.info("This widget is no longer on your dashboard.")
         return
-    with st.container(border=True):
+    # Every card of a row is as tall as the tallest one (see ui.card_grid_style).
+    with st.container(border=True, key=ui.card_key(widget_id)):
         title = widget.title or widget.prompt
         st.markdown(f"**{ui.escape_markdown(title)}**")
         spec = ui.draw_widget(widget)
@@ -129,19 +139,20 @@ def card(widget_id: int) -> None:
         if error := st.session_state.get(f"error-{widget_id}"):
             st.error(ui.escape_markdown(error, max_chars=1000), icon=":material/error:")
         _proposal(widget_id)
-        refresh, sql, more = st.columns(3)
-        if widget.sql_query:
-            refresh.button("Refresh", key=f"refresh-{widget_id}", icon=":material/refresh:",
-                           width="stretch",
-                           on_click=_refresh, args=(widget_id,))
-            with sql.popover("SQL", icon=":material/code:", width="stretch"):
-                st.code(widget.sql_query, language="sql")
-                if st.button("Edit SQL", key=f"edit-{widget_id}"):
-                    edit_sql_dialog(widget_id, widget.sql_query)
-        else:
-            refresh.caption(service.STATIC_NOTE)
-        with more.popover("More", icon=":material/more_horiz:", width="stretch"):
-            _more_actions(widget, spec)
+        # A wrapping row of buttons sized to their labels: never "Re…" in a narrow card.
+        with st.container(horizontal=True, gap="small"):
+            if widget.sql_query:
+                st.button("Refresh", key=f"refresh-{widget_id}", icon=":material/refresh:",
+                          on_click=_refresh, args=(widget_id,))
+                with st.popover("SQL", icon=":material/code:"):
+                    interpretation = (widget.generation or {}).get("interpretation")
+                    if interpretation:
+                        st.caption(ui.escape_markdown(interpretation, max_chars=500))
+                    st.code(widget.sql_query, language="sql", wrap_lines=True)
+                    if st.button("Edit SQL", key=f"edit-{widget_id}"):
+                        edit_sql_dialog(widget_id, widget.sql_query, title)
+            with st.popover("More", icon=":material/more_horiz:"):
+                _more_actions(widget, spec)
 
 
 def _more_actions(widget: Widget, spec: charts.ChartSpec | None) -> None:
@@ -158,14 +169,14 @@ def _more_actions(widget: Widget, spec: charts.ChartSpec | None) -> None:
         st.download_button("Download CSV", lambda: service.export_csv(db, user, widget_id),
                            file_name=f"widget-{widget_id}.csv", mime="text/csv",
                            key=f"csv-{widget_id}", on_click="ignore")
-    up, down = st.columns(2)
     # Moving changes the grid, so the whole page reruns.
-    if up.button("Move earlier", key=f"up-{widget_id}", width="stretch"):
-        service.move(db, user, widget_id, -1)
-        st.rerun()
-    if down.button("Move later", key=f"down-{widget_id}", width="stretch"):
-        service.move(db, user, widget_id, 1)
-        st.rerun()
+    with st.container(horizontal=True, gap="small"):
+        if st.button("Move earlier", key=f"up-{widget_id}", icon=":material/arrow_back:"):
+            service.move(db, user, widget_id, -1)
+            st.rerun()
+        if st.button("Move later", key=f"down-{widget_id}", icon=":material/arrow_forward:"):
+            service.move(db, user, widget_id, 1)
+            st.rerun()
     if st.button("Delete…", key=f"delete-{widget_id}", type="secondary"):
         delete_dialog(widget_id, widget.title or widget.prompt)
 
@@ -186,26 +197,46 @@ if focus is not None:
     st.stop()
 
 widgets = service.list_widgets(db, user)
+listed.update((w.id, w) for w in widgets)
 
+
+def start_here() -> None:
+    """Three one-click first questions; each creates a real widget (offline planner)."""
+    with st.container(border=True):
+        st.markdown("**Start here** · ask your data a question and keep the answer as a "
+                    "widget. One click builds one:")
+        with st.container(horizontal=True, gap="small"):
+            for index, prompt in enumerate(examples.starter_prompts(db)):
+                st.button(ui.escape_markdown(prompt), key=f"example-{index}",
+                          icon=":material/auto_awesome:", on_click=_create_example,
+                          args=(prompt,))
+        st.page_link("pages/new_widget.py", label="Or write your own question",
+                     icon=":material/add:")
+        if error := st.session_state.get("error-example"):
+            st.error(ui.escape_markdown(error, max_chars=1000), icon=":material/error:")
+
+
+def _create_example(prompt: str) -> None:
+    try:
+        service.create(db, user, prompt, generator=service.offline_generator(db))
+    except DashboardError as exc:
+        _set_error("example", exc.message)
+    else:
+        _set_error("example", None)
+
+
+# The panel stays until the first widget with a query exists (testuser's seed sample is
+# stored data only, so it keeps the panel company).
+if not any(w.sql_query for w in widgets):
+    start_here()
 if not widgets:
-    st.write("Your dashboard is empty. Ask a question about your data and keep the "
-             "answer here as a widget. Try one of these:")
-    for index, prompt in enumerate(examples.example_prompts(db)):
-        if st.button(ui.escape_markdown(prompt), key=f"example-{index}",
-                     icon=":material/auto_awesome:"):
-            with st.spinner("Building your widget…"):
-                try:
-                    service.create(db, user, prompt, generator=service.offline_generator(db))
-                except DashboardError as exc:
-                    ui.show_error(exc)
-                else:
-                    st.rerun()
-    st.page_link("pages/new_widget.py", label="Or write your own question", icon=":material/add:")
     st.stop()
 
+ui.card_grid_style()
 toolbar = st.columns([2, 1, 1], vertical_alignment="bottom")
 per_row = toolbar[0].segmented_control("Cards per row", [1, 2, 3], key="per_row",
                                        default=2) or 2
+per_row = min(per_row, len(widgets))
 if toolbar[1].button("Refresh all", icon=":material/refresh:", width="stretch"):
     progress = st.progress(0.0, text="Refreshing…")
     failures = 0
@@ -219,8 +250,10 @@ if toolbar[1].button("Refresh all", icon=":material/refresh:", width="stretch"):
         st.warning(f"{failures} widget(s) failed to refresh; see their cards.")
 toolbar[2].page_link("pages/new_widget.py", label="New widget", icon=":material/add:")
 
-for start in range(0, len(widgets), per_row):
-    columns = st.columns(per_row)
-    for column, widget in zip(columns, widgets[start:start + per_row], strict=False):
-        with column:
-            card(widget.id)
+with st.container(key=ui.GRID_KEY):
+    for start in range(0, len(widgets), per_row):
+        columns = st.columns(per_row)
+        for column, widget in zip(columns, widgets[start:start + per_row], strict=False):
+            with column:
+                card(widget.id)
+listed.clear()

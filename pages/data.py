@@ -6,6 +6,7 @@ from dashboard import explore, ui
 from dashboard.errors import DashboardError
 
 user = ui.require_user()
+ui.page_view(__file__)
 db = ui.database()
 
 st.title("Data")
@@ -27,7 +28,9 @@ for table in catalog.tables:
     with st.expander(ui.escape_markdown(label)):
         if table.comment:
             st.text(table.comment)
-        st.dataframe(explore.columns_frame(table), width="stretch", hide_index=True)
+        st.dataframe(explore.columns_frame(table), width="stretch", hide_index=True,
+                     height="content",
+                     column_config={"type": st.column_config.TextColumn(width="medium")})
         if st.button("Show sample rows", key=f"sample-{table.qualified_name}"):
             try:
                 result = explore.sample_rows(db, table)

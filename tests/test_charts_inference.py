@@ -279,11 +279,31 @@ def test_every_encoded_field_exists_in_the_result() -> None:
 
 
 def test_choose_encoding_is_pure_and_works_on_snapshot_values() -> None:
-    rows = [["2025-01-01T00:00:00+00:00", 1.0], ["2025-02-01T00:00:00+00:00", 2.0]]
+    rows = [["2025-01-01T00:00:00+00:00", 1.0], ["2025-02-01T00:00:00+00:00", 2.0],
+            ["2025-03-01T00:00:00+00:00", 1.5]]
     kinds = {"m": column_kind("m", None, [r[0] for r in rows]),
              "v": column_kind("v", None, [r[1] for r in rows])}
     encoding = choose_encoding(["m", "v"], kinds, rows)
     assert (encoding.chart, encoding.x, encoding.y) == ("line", "m", ("v",))
+
+
+def test_two_periods_are_grouped_bars_and_two_measures_a_scatter() -> None:
+    """"2024 vs 2025" by region: bars per region, one per year (not 2-point lines);
+    two measures of different scales: one against the other."""
+    rows = [[2024, r, v] for r, v in (("Asia", 5.0), ("Europe", 7.0))] + \
+        [[2025, r, v] for r, v in (("Asia", 6.0), ("Europe", 8.0))]
+    kinds = {"year": column_kind("year", "integer", [r[0] for r in rows]),
+             "region": column_kind("region", "text", [r[1] for r in rows]),
+             "revenue": column_kind("revenue", "numeric", [r[2] for r in rows])}
+    encoding = choose_encoding(["year", "region", "revenue"], kinds, rows)
+    assert (encoding.chart, encoding.x, encoding.color) == ("bar", "region", "year")
+    pairs = [[f"p{i}", 1000.0 * i, i / 100] for i in range(1, 9)]
+    kinds = {"product": "text", "revenue": "number", "margin": "number"}
+    scatter = choose_encoding(["product", "revenue", "margin"], kinds, pairs)
+    assert (scatter.chart, scatter.x, scatter.y) == ("scatter", "revenue", ("margin",))
+    asked = choose_encoding(["product", "revenue", "margin"], kinds, pairs[:3],
+                            requested="scatter")
+    assert (asked.chart, asked.x, asked.y) == ("scatter", "revenue", ("margin",))
 
 
 # ------------------------------------------------------------ snapshots

@@ -52,10 +52,15 @@ def test_provenance_line() -> None:
                             row_count=1234, truncated=True,
                             refreshed_at="2026-11-25T10:00:00+00:00")
     line = ui.provenance(_widget(), spec)
-    assert line == ("1,234 rows · query 42 ms · refreshed 2026-11-25 10:00 UTC · openai · m"
-                    " · truncated")
+    assert line == "1,234 rows · query 42 ms · refreshed 2026-11-25 10:00 UTC · m · truncated"
+    one = charts.ChartSpec(chart="number", columns=["n"], data=[[5]], y=["n"], row_count=1)
+    offline = _widget(generation={"generator": "offline", "timings_ms": {"execute": 3}})
+    assert ui.provenance(offline, one) == "1 row · query 3 ms · offline"
+    edited = _widget(generation={"generator": "offline", "sql_source": "edit",
+                                 "timings_ms": {"execute": 7}})
+    assert ui.provenance(edited, one) == "1 row · query 7 ms · your SQL · edited"
     static = ui.provenance(_widget(sql_query=None, generation=None), None)
-    assert static == "static"
+    assert "no query" in static and len(static) < 80
 
 
 def test_metric_definitions_come_from_comments(db) -> None:
