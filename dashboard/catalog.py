@@ -19,13 +19,15 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import psycopg
 from psycopg import sql
 
 from dashboard import text as textlib
+from dashboard import values as values_index
 from dashboard.db import Database
+from dashboard.values import LazyValues, ValueMatch
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,12 @@ class Table:
 class Catalog:
     schemas: tuple[str, ...]
     tables: tuple[Table, ...] = field(default_factory=tuple)
+    # The value index of the text columns, built on first use (see dashboard.values).
+    values: LazyValues | None = field(default=None, compare=False, repr=False)
+
+    def value_matches(self, question: str) -> list[ValueMatch]:
+        """The data values typed in `question` (none when no index is attached)."""
+        return self.values.get().lookup(question) if self.values is not None else []
 
     def table(self, qualified_or_bare: str) -> Table | None:
         """Find `schema.table`, or a bare name through the data schemas in order."""
@@ -285,7 +293,9 @@ def get_catalog(db: Database, *, refresh: bool = False) -> Catalog:
     """The cached catalog for this Database (one introspection per process)."""
     with _cache_lock:
         if refresh or id(db) not in _cache:
-            _cache[id(db)] = introspect(db)
+            loaded = introspect(db)
+            _cache[id(db)] = replace(loaded, values=LazyValues(
+                lambda: values_index.build(db, loaded)))
         return _cache[id(db)]
 
 
@@ -299,6 +309,8 @@ class SchemaContext:
     tables: tuple[Table, ...]
     text: str
     tokens: int
+    # Literals of the question found in the data (value index), within these tables.
+    values: tuple[ValueMatch, ...] = ()
 
 
 # Weights of where a prompt word is found: a table's own name says most.
@@ -499,7 +511,12 @@ def build_context(catalog: Catalog, question: str, *, token_budget: int,
     chosen: list[Table] = []
     parts: list[str] = []
     used = 0
-    for table in select_tables(catalog, question):
+    matches = catalog.value_matches(question)
+    ranked = select_tables(catalog, question)
+    # A table holding a value the question names is needed even when its name is not.
+    ranked += [t for t in catalog.tables if t not in ranked and
+               any(m.table == t.qualified_name for m in matches)]
+    for table in ranked:
         for comments in (True, False):
             rendered = render_table(table, send_samples=send_samples, comments=comments)
             cost = textlib.estimate_tokens(rendered) + 1  # + the blank line between tables
@@ -508,5 +525,13 @@ def build_context(catalog: Catalog, question: str, *, token_budget: int,
                 parts.append(rendered)
                 used += cost
                 break
+    names = {t.qualified_name for t in chosen}
+    found = tuple(m for m in matches if m.table in names)
+    if send_samples and found:
+        line = "Values named in the question: " + "; ".join(
+            f"'{m.phrase}' is {m.table}.{m.column} = '{m.value}'" for m in found)
+        if used + textlib.estimate_tokens(line) + 1 <= token_budget:
+            parts.append(line)
     text_ = "\n\n".join(parts)
-    return SchemaContext(tables=tuple(chosen), text=text_, tokens=textlib.estimate_tokens(text_))
+    return SchemaContext(tables=tuple(chosen), text=text_, tokens=textlib.estimate_tokens(text_),
+                         values=found)

@@ -36,6 +36,7 @@ from dashboard.generators.planner import _FILLER, Mention, Plan, Token
 
 # Filler words that carry a constraint: they must be placed by the plan, never ignored.
 _MEANINGFUL = {
+    "report", "reports", "reporting", "reported", "manage", "manages", "managed",
     "not", "no", "never", "without", "none", "nobody", "nothing", "neither", "nor",
     "except", "excluding", "exclude", "only", "first", "last", "same", "before", "after",
     "between", "than", "above", "below", "under", "over", "least", "most", "more", "less",
@@ -73,7 +74,8 @@ _SAFE = (set(_FILLER) - _MEANINGFUL) | {
     "appear", "appears", "something", "anything", "everything", "someone", "anyone",
     "combined", "catalog", "catalogue", "entire", "whole", "currently", "kept", "listed",
     "available", "involved", "respective", "corresponding", "associated", "related",
-    "respectively", "jointly", "counted",
+    "respectively", "jointly", "counted", "work", "works", "worked", "working", "live",
+    "lives", "lived", "living", "located", "based", "situated", "inhabitants",
 }
 # Words that are fine when the plan does what they say.
 _PLACED_BY = {
@@ -96,7 +98,7 @@ _AGG_WORDS = re.compile(
     r"\b(how many|how much|count|counts|number|numbers|total|totals|sum|average|averages|"
     r"avg|mean|median|max|maximum|min|minimum|most|least|fewest|highest|lowest|largest|"
     r"smallest|biggest|percentage|percent|share|proportion|ratio|rate|top|bottom|"
-    r"overall|per|each|every|by|distribution|breakdown)\b")
+    r"overall|per|by|distribution|breakdown)\b")
 _LIST_START = re.compile(
     r"^\s*(?:please\s+)?(?:list|show|display|give|output|retrieve|return|produce|select|"
     r"find|get|fetch|name|what are|which are)\b")
@@ -336,9 +338,12 @@ def ids_not_aggregated(c: Checked) -> None:
 
 
 def listing_not_counted(c: Checked) -> None:
-    """'Show the names of ...' without an aggregate word is a listing, not a count."""
+    """'Show the name and city of ...' without an aggregate word is a listing, not a
+    count or a total."""
     if not _LIST_START.search(c.text) or _AGG_WORDS.search(c.text):
         return
+    if any(t.kind == "metric" for m in c.mentions for t in m.targets):
+        return  # "show revenue in 2024": a named measure is a figure, not a listing
     if any(c.query.find_all(exp.Count, exp.Sum, exp.Avg)):
         _fail("The question asks for a listing, but I could only build a count or total, "
               "so I did not answer. Name the columns to list, or connect an LLM.")
@@ -378,7 +383,42 @@ def share_not_trivial(c: Checked) -> None:
                   "condition, for example 'percentage of orders that are cancelled'.")
 
 
+def distinct_count_of_its_entity(c: Checked) -> None:
+    """COUNT(DISTINCT fk) counts the rows the key names ("customer_id" counts customers);
+    a key named after something else (manager_id counting employees) is another role."""
+    for count in c.query.find_all(exp.Count):
+        if not isinstance(count.this, exp.Distinct):
+            continue
+        for column in count.this.find_all(exp.Column):
+            edges = [e for e in c.lex.edges if e.column == column.name]
+            if not edges:
+                continue
+            names = {_stem_words(e.parent.split(".")[-1]) for e in edges}
+            if not any(all(w in column.name.lower() for w in name) for name in names):
+                _fail(f"I would have counted distinct {column.name} values, which name "
+                      "another role than the rows asked about, so I did not guess. Name "
+                      "what to count, or connect an LLM.")
+
+
+def _stem_words(name: str) -> tuple[str, ...]:
+    return tuple(textlib.singular(w) for w in re.split(r"[_\W]+", name.lower()) if w)
+
+
+def total_threshold_is_having(c: Checked) -> None:
+    """'a total population of more than 500 million' compares a total, not each row."""
+    for t in c.tokens:
+        if t.marker != "compare":
+            continue
+        before = c.text[max(0, t.start - 40):t.start]
+        if re.search(r"\b(?:total|sum|combined|overall|average|mean)\b", before) and \
+                c.query.args.get("having") is None:
+            _fail(f"'{t.word.strip()}' is about a total, which the offline planner cannot "
+                  "compare yet, so I did not guess. Connect an LLM for this question.")
+
+
 RULES: list[Rule] = [
+    distinct_count_of_its_entity,
+    total_threshold_is_having,
     unsupported_shapes,
     words_accounted_for,
     negation_placed,

@@ -217,8 +217,9 @@ def build_lexicon(tables: Sequence[Table]) -> Lexicon:
         for c in t.columns:
             for value in c.samples:
                 words = textlib.words(value)
-                if not words or value.strip().isdigit() or len(value.strip()) < 2:
-                    continue
+                if not words or value.strip().isdigit() or len(value.strip()) < 2 or \
+                        value.strip().lower() in textlib.STOPWORDS:
+                    continue  # 'IN' or 'US' as codes: never read from "in" or "us"
                 lex.add([textlib.stem(w) for w in words],
                         Target("value", t.qualified_name, c.name, value))
     for t in tables:

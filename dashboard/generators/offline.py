@@ -24,10 +24,19 @@ from dashboard import text as textlib
 from dashboard.catalog import SchemaContext, Table
 from dashboard.config import Settings
 from dashboard.errors import GenerationFailed
-from dashboard.generators import planner, timeparse
+from dashboard.generators import gate, planner, rules, timeparse
 from dashboard.generators.base import Draft
-from dashboard.generators.lexicon import ColRef, Cond, Edge, Lexicon, Metric, build_lexicon
+from dashboard.generators.lexicon import (
+    ColRef,
+    Cond,
+    Edge,
+    Lexicon,
+    Metric,
+    Target,
+    build_lexicon,
+)
 from dashboard.generators.planner import Dim, Measure, Plan
+from dashboard.values import ValueMatch
 
 _SAFE_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _RESERVED = {"all", "and", "any", "as", "asc", "by", "case", "cast", "check", "column", "do",
@@ -625,14 +634,18 @@ class _Builder:
         select = []
         labels = []
         used: set[str] = set()
+        by_column: dict[tuple[str, str | None], str] = {}
         for d in dims:
             for expr, alias, _keys in self._dim_exprs(d, frm, used):
                 select.append(exp.alias_(expr, alias))
                 labels.append(alias)
-        query = frm.apply(exp.select(*select).distinct())
+                by_column.setdefault((d.table, d.column), alias)
+        query = frm.apply(exp.select(*select) if plan.rows else exp.select(*select).distinct())
         condition = _and(where)
         if condition is not None:
             query = query.where(condition)
+        if plan.order:
+            labels = [by_column[(c.table, c.column)] for c in plan.order]
         query = query.order_by(*[exp.Ordered(this=exp.column(a)) for a in labels])
         if plan.top:
             query = query.limit(plan.top)
@@ -891,10 +904,14 @@ class OfflineGenerator:
             raise GenerationFailed("Type a question first.")
         if not context.tables:
             raise GenerationFailed("No tables are available to answer that question.")
-        lex = self._lexicon(context.tables)
+        lex = _with_values(self._lexicon(context.tables), context.values)
         plan = self._plan(question, lex, previous)
+        if previous is None:
+            plan = rules.apply(plan, lex)
         builder = _Builder(plan, lex, self.today())
         query = builder.build()
+        if previous is None:
+            gate.check(question, plan.text, plan.tokens, plan.mentions, plan, lex, query)
         sql = query.sql(dialect="postgres")
         with self._lock:
             self._plans[sql] = plan
@@ -932,6 +949,19 @@ class OfflineGenerator:
         if base is None:
             return planner.parse(question, lex)
         return refine(base, question, lex)
+
+
+def _with_values(lex: Lexicon, matches: tuple[ValueMatch, ...]) -> Lexicon:
+    """The lexicon plus the data values the question names (from the value index)."""
+    if not matches:
+        return lex
+    extended = replace(lex, phrases={k: list(v) for k, v in lex.phrases.items()})
+    for m in matches:
+        words = textlib.words(m.value)
+        if words:
+            extended.add([textlib.stem(w) for w in words],
+                         Target("value", m.table, m.column, m.value))
+    return extended
 
 
 def _plan_tables(plan: Plan) -> set[str]:

@@ -37,11 +37,11 @@ _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                  "twelve": 12, "fifty": 50, "hundred": 100}
 _N = r"(?P<n>\d+|" + "|".join(_NUMBER_WORDS) + r")"
 _UP = {"top", "best", "highest", "largest", "biggest", "most", "greatest", "leading", "first"}
-_TOP_RES = [
+_TOP_RES = [  # "at least 3" is a threshold, never a top-N
     re.compile(r"\b(?P<dir>which|what|the)\s+" + _N + r"(?=\s+[a-z])(?!\s+(?:percent|%|"
                r"days?|weeks?|months?|quarters?|years?)\b)"),
-    re.compile(r"\b(?P<dir>top|bottom|best|worst|highest|lowest|largest|smallest|biggest|"
-               r"leading|least|first)\s+" + _N + r"\b"),
+    re.compile(r"\b(?<!at )(?P<dir>top|bottom|best|worst|highest|lowest|largest|smallest|"
+               r"biggest|leading|least|first)\s+" + _N + r"\b"),
     re.compile(r"\b" + _N + r"\s+(?P<dir>best|worst|top|biggest|largest|most|least|highest|"
                r"lowest|smallest|greatest|leading|fewest)\b"),
 ]
@@ -49,7 +49,8 @@ _COMPARE = re.compile(
     r"(?P<op>more than|greater than|higher than|larger than|bigger than|over|above|exceeding|"
     r"at least|no less than|less than|fewer than|lower than|smaller than|under|below|"
     r"at most|no more than|up to|>=|<=|>|<|=|equal to|equals|exactly)\s+(?:a\s+|an\s+)?"
-    r"(?:\$|€|£|usd\s*)?(?P<num>\d[\d,]*(?:\.\d+)?)\s*(?P<unit>%|percent|k\b|m\b)?")
+    r"(?:\$|€|£|usd\s*)?(?P<num>\d[\d,]*(?:\.\d+)?)\s*(?P<unit>%|percent|k\b|m\b|thousand\b|million\b|"
+    r"billion\b|bn\b|mn\b)?")
 _OPS = {"more than": ">", "greater than": ">", "higher than": ">", "larger than": ">",
         "bigger than": ">", "over": ">", "above": ">", "exceeding": ">", "at least": ">=",
         "no less than": ">=", "less than": "<", "fewer than": "<", "lower than": "<",
@@ -157,7 +158,14 @@ class Plan:
     chart: str | None = None
     hints: list[str] = field(default_factory=list)  # entity tables mentioned
     listing: bool = False
+    rows: bool = False  # a listing of rows as they are (no DISTINCT)
+    order: list[ColRef] = field(default_factory=list)  # listing order asked for
     include_cols: set[ColRef] = field(default_factory=set)  # metric conditions lifted
+    # What the question was read into (for the precision gate): lower-case text, tokens
+    # and the schema mentions found in it.
+    text: str = field(default="", repr=False, compare=False)
+    tokens: list[Token] = field(default_factory=list, repr=False, compare=False)
+    mentions: list[Mention] = field(default_factory=list, repr=False, compare=False)
 
 
 @dataclass
@@ -212,10 +220,12 @@ def _markers(text: str) -> list[Token]:
         if free(m.start(), m.end()) and (m.start() == 0 or not text[m.start() - 1].isalnum()):
             number = float(m.group("num").replace(",", ""))
             unit = m.group("unit")
-            if unit in {"k"}:
+            if unit in {"k", "thousand"}:
                 number *= 1000
-            elif unit in {"m"}:
+            elif unit in {"m", "million", "mn"}:
                 number *= 1_000_000
+            elif unit in {"billion", "bn"}:
+                number *= 1_000_000_000
             found.append(Token(m.group(0), "", m.start(), m.end(), "compare",
                                (_OPS[m.group("op")], number, unit in {"%", "percent"})))
     return sorted(found, key=lambda t: t.start)
@@ -391,7 +401,7 @@ def parse(question: str, lex: Lexicon, *, partial: bool = False) -> Plan:
     text = re.sub(r"([a-z])-(?=[a-z])", r"\1 ", text)
     tokens = tokenize(text, typed)
     mentions = _merge_qualified(tokens, find_mentions(tokens, lex), lex)
-    plan = Plan(question=question)
+    plan = Plan(question=question, text=text, tokens=tokens, mentions=mentions)
     for t in tokens:
         if t.marker == "period":
             plan.periods.append(t.value)  # type: ignore[arg-type]
@@ -1007,6 +1017,8 @@ def _price_column(lex: Lexicon, plan: Plan) -> ColRef | None:
 
 # Capitalized words that are not names of things in the data.
 _NOT_NAMES = {"i", "what", "which", "how", "show", "list", "give", "top", "total", "sql",
+              "return", "sort", "display", "find", "select", "output", "retrieve", "ids",
+              "id", "order", "name", "names", "count", "who", "where", "when", "get",
               "please", "and", "or", "the", "us", "usd", "eur", "ytd", "mtd", "qtd", "kpi"}
 
 _SLOT_WORDS = _DIM_CUES | _COUNT_CUES | _SUM_CUES | _AVG_CUES | _MAX_CUES | _MIN_CUES | \
