@@ -26,6 +26,7 @@ from dashboard.config import Settings
 from dashboard.errors import GenerationFailed
 from dashboard.generators import gate, planner, rules, timeparse
 from dashboard.generators.base import Draft
+from dashboard.generators.interpret import interpret
 from dashboard.generators.lexicon import (
     ColRef,
     Cond,
@@ -185,6 +186,7 @@ class _Builder:
         self.lex = lex
         self.today = today
         self.notes: list[str] = []
+        self.range_note = ""  # "no data after <last date>" when a period lies past the data
 
     # -- choosing tables and columns --------------------------------------------------
 
@@ -250,6 +252,10 @@ class _Builder:
         if not periods:
             return []
         periods = _merge(periods)
+        last = _as_date(self.lex.column(ref).max_value)
+        if last is not None and all(p.start is not None and p.start > last for p in periods):
+            # Honest about time: the period asked for lies past the data.
+            self.range_note = f"no data after {last.isoformat()} in {ref.column}"
         parts = []
         for p in periods:
             conds = []
@@ -919,7 +925,8 @@ class OfflineGenerator:
             while len(self._plans) > _PLAN_CACHE_SIZE:
                 self._plans.popitem(last=False)
         return Draft(sql=sql, chart=plan.chart, title=_title(plan, lex),
-                     explanation=_explain(plan, lex, builder.notes))
+                     explanation=_explain(plan, lex, builder.notes),
+                     interpretation=interpret(query, note=builder.range_note))
 
     def _lexicon(self, tables: tuple[Table, ...]) -> Lexicon:
         key = tuple(t.qualified_name for t in tables)
