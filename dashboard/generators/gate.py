@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from dashboard import text as textlib
-from dashboard.errors import GenerationFailed
+from dashboard.errors import Clarification, GenerationFailed, NeedsClarification
 from dashboard.generators.lexicon import Lexicon, Target
 from dashboard.generators.planner import _FILLER, Mention, Plan, Token
 
@@ -416,6 +416,41 @@ def total_threshold_is_having(c: Checked) -> None:
                   "compare yet, so I did not guess. Connect an LLM for this question.")
 
 
+def one_reading_of_each_value(c: Checked) -> None:
+    """A literal held by two columns ('Singapore': a country and a city) is ambiguous
+    unless the question names one of the columns: ask which one is meant."""
+    stems = {t.stem for t in c.tokens if not t.marker}
+    for m in c.mentions:
+        places = sorted({(t.table, t.column) for t in m.targets if t.kind == "value"})
+        if len({table for table, _ in places}) < 2:
+            continue  # two columns of one table ('name', 'local name'): the same rows
+        named = [p for p in places if set(_column_stems(p)) <= stems]
+        if len(named) == 1:
+            continue
+        typed = c.question[c.tokens[m.first].start:c.tokens[m.last - 1].end]
+        value = next(t.value for t in m.targets if t.kind == "value")
+        options = []
+        for table, column in places:
+            words = _describe_column(table, column)
+            prompt = c.question[:c.tokens[m.first].start] + f"{words} {value}" + \
+                c.question[c.tokens[m.last - 1].end:]
+            options.append(Clarification(f"'{value}' as the {words}", prompt))
+        raise NeedsClarification(
+            f"'{typed}' is in more than one column; which one do you mean?", options)
+
+
+def _column_stems(place: tuple[str, str]) -> list[str]:
+    words = re.split(r"[_\W]+", _describe_column(*place).lower())
+    return [textlib.stem(w) for w in words if w and w != "id"]
+
+
+def _describe_column(table: str, column: str) -> str:
+    """'city name' for city.name, 'department name' for departments.department_name."""
+    entity = textlib.singular(table.split(".")[-1].replace("_", " "))
+    words = column.replace("_", " ")
+    return words if entity.split()[-1] in words else f"{entity} {words}"
+
+
 RULES: list[Rule] = [
     distinct_count_of_its_entity,
     total_threshold_is_having,
@@ -429,6 +464,7 @@ RULES: list[Rule] = [
     share_not_trivial,
     every_listed_aggregate,
     mentions_used,
+    one_reading_of_each_value,
 ]
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from dashboard import text as textlib
+
 _AGG_NAMES = {exp.Count: "count", exp.Sum: "sum", exp.Avg: "average", exp.Min: "minimum",
               exp.Max: "maximum"}
 _OPS = {exp.EQ: "is", exp.NEQ: "is not", exp.GT: "is above", exp.GTE: "is at least",
@@ -112,6 +114,18 @@ def describe_condition(node: exp.Expression) -> str:
     return node.sql(dialect="postgres")
 
 
+def _qualify_joined(select: exp.Select, tables: dict[str, str], main: str) -> exp.Select:
+    """Columns of joined tables read with their table: 'country name', not 'name'."""
+    select = select.copy()
+    for column in select.find_all(exp.Column):
+        table = tables.get(column.table)
+        if table and table != main:
+            entity = textlib.singular(table.replace("_", " "))
+            if entity.split()[-1] not in column.name:
+                column.set("this", exp.to_identifier(f"{entity} {column.name}"))
+    return select
+
+
 def interpret(query: exp.Expression, *, note: str = "") -> str:
     """The one-line reading of `query` (an outer query over a subquery reads the inner)."""
     select = query if isinstance(query, exp.Select) else query.find(exp.Select)
@@ -125,6 +139,7 @@ def interpret(query: exp.Expression, *, note: str = "") -> str:
         return f"{text}{'; ' + note if note else ''}"
     tables = _table_names(select)
     main = next(iter(tables.values()), "")
+    select = _qualify_joined(select, tables, main)
     grouped = select.args.get("group")
     outputs = [e for e in select.expressions]
     measures = [e for e in outputs if any(e.find_all(*_AGG_NAMES))]
