@@ -471,8 +471,13 @@ def _references(child: Table, parent: Table) -> bool:
 
 
 def render_table(table: Table, *, send_samples: bool, comments: bool = True,
-                 max_samples: int = 12) -> str:
-    """One table as compact DDL-like text with comments, keys and (optionally) values."""
+                 max_samples: int = 12, joins: dict[str, str] | None = None,
+                 roles: bool = False) -> str:
+    """One table as compact DDL-like text with comments, keys and (optionally) values.
+
+    `joins` maps a column to the "schema.table(column)" it references by naming
+    convention only; `roles` adds each column's role from the schema profile."""
+    from dashboard.profile import column_role
     head = f"TABLE {table.qualified_name}"
     if table.row_estimate:
         head += f" (~{table.row_estimate} rows)"
@@ -486,7 +491,13 @@ def render_table(table: Table, *, send_samples: bool, comments: bool = True,
         if column.references is not None:
             ref = column.references
             line += f" REFERENCES {ref.schema}.{ref.table}({ref.column})"
+        elif joins and column.name in joins:
+            line += f" JOINS {joins[column.name]} (by name, not declared)"
         notes = []
+        if roles:
+            role = column_role(column)
+            notes.append("identifier, never sum or average" if role in {"key", "foreign key"}
+                         else f"role: {role}")
         if comments and column.comment:
             notes.append(column.comment.rstrip(". "))
         if send_samples and column.samples:
@@ -508,9 +519,14 @@ def build_context(catalog: Catalog, question: str, *, token_budget: int,
     Tables are added best first; one that does not fit is tried without comments, then
     skipped, so the text never exceeds the budget (CONTEXT_TOKENS).
     """
+    from dashboard.profile import infer_joins
+
     chosen: list[Table] = []
     parts: list[str] = []
     used = 0
+    inferred: dict[str, dict[str, str]] = {}
+    for join in infer_joins(catalog.tables):
+        inferred.setdefault(join.child, {})[join.column] = f"{join.parent}({join.parent_column})"
     matches = catalog.value_matches(question)
     ranked = select_tables(catalog, question)
     # A table holding a value the question names is needed even when its name is not.
@@ -518,7 +534,8 @@ def build_context(catalog: Catalog, question: str, *, token_budget: int,
                any(m.table == t.qualified_name for m in matches)]
     for table in ranked:
         for comments in (True, False):
-            rendered = render_table(table, send_samples=send_samples, comments=comments)
+            rendered = render_table(table, send_samples=send_samples, comments=comments,
+                                    joins=inferred.get(table.qualified_name), roles=True)
             cost = textlib.estimate_tokens(rendered) + 1  # + the blank line between tables
             if used + cost <= token_budget:
                 chosen.append(table)
