@@ -75,7 +75,8 @@ _SAFE = (set(_FILLER) - _MEANINGFUL) | {
     "combined", "catalog", "catalogue", "entire", "whole", "currently", "kept", "listed",
     "available", "involved", "respective", "corresponding", "associated", "related",
     "respectively", "jointly", "counted", "work", "works", "worked", "working", "live",
-    "lives", "lived", "living", "located", "based", "situated", "inhabitants",
+    "lives", "lived", "living", "located", "based", "situated", "inhabitants", "handle",
+    "handled", "handles", "process", "processed", "serve", "served", "took", "taken",
 }
 # Words that are fine when the plan does what they say.
 _PLACED_BY = {
@@ -88,6 +89,11 @@ _PLACED_BY = {
     "contribute": "ratio", "contributes": "ratio", "contributed": "ratio",
     "contribution": "ratio", "represent": "ratio", "represents": "ratio",
     "represented": "ratio", "account": "ratio", "accounts": "ratio", "accounted": "ratio",
+    "cumulative": "cumulative", "running": "cumulative",
+    **dict.fromkeys(("longest", "shortest", "oldest", "youngest", "newest", "latest",
+                     "earliest", "heaviest", "lightest", "richest", "poorest", "tallest",
+                     "busiest", "quietest", "slowest", "fastest", "strongest", "weakest",
+                     "highest", "lowest"), "order"),
 }
 
 _NEGATIONS = {"not", "no", "never", "without", "none", "nobody", "nothing", "neither",
@@ -155,6 +161,8 @@ class Checked:
         found = set()
         if self.plan.growth:
             found.add("growth")
+        if self.plan.cumulative:
+            found.add("cumulative")
         if any(m.share or m.rate or m.kind == "per_entity" for m in self.plan.measures) or \
                 any(self.query.find_all(exp.Div)):
             found.add("ratio")
@@ -233,8 +241,13 @@ def _target_used(c: Checked, target: Target) -> bool:
             e.parent == target.table and (e.child, e.column) in columns for e in c.lex.edges)
     if target.kind == "column":
         names = {name for _, name in columns}
-        return (target.table, target.column) in columns or (
-            target.table not in tables and target.column in names)
+        if (target.table, target.column) in columns or (
+                target.table not in tables and target.column in names):
+            return True
+        # "orders shipped to Germany": ship_country answers the word that named shipped_date
+        words = {textlib.stem(w) for w in re.split(r"[_\W]+", target.column) if len(w) > 2}
+        return any(words & {textlib.stem(w) for w in re.split(r"[_\W]+", name) if len(w) > 2}
+                   for table, name in columns if table == target.table)
     if target.kind == "value":
         literals = {str(lit.this).lower() for lit in c.literals() if lit.is_string}
         return target.value.lower() in literals
@@ -283,7 +296,7 @@ def numbers_placed(c: Checked) -> None:
                 _fail(f"'{t.word}' reads as a threshold, not a number of rows to show; "
                       "the offline planner did not guess. Say 'with at least N ...' about "
                       "a count, or connect an LLM.")
-            if limit is None:
+            if limit is None and float(t.value[0]) not in numbers:  # type: ignore[index]
                 _fail(f"I could not place '{t.word}' in the query, so I did not guess.")
             continue
         if t.marker == "compare":
@@ -427,6 +440,10 @@ def one_reading_of_each_value(c: Checked) -> None:
         named = [p for p in places if set(_column_stems(p)) <= stems]
         if len(named) == 1:
             continue
+        entities = {t.table for other in c.mentions for t in other.targets
+                    if t.kind == "entity"}
+        if len({table for table, _ in places if table in entities}) == 1:
+            continue  # "customers in Germany": the table the question is about
         typed = c.question[c.tokens[m.first].start:c.tokens[m.last - 1].end]
         value = next(t.value for t in m.targets if t.kind == "value")
         options = []
