@@ -96,6 +96,10 @@ _PLACED_BY = {
                      "highest", "lowest"), "order"),
 }
 
+# Column names so common that the word in a question rarely means the column.
+_NOT_COLUMN_WORDS = {"name", "names", "id", "year", "month", "day", "week", "quarter", "date",
+                     "time", "type", "kind", "number", "count", "total", "value", "list",
+                     "order", "rank", "code", "first", "last", "top", "rate"}
 _NEGATIONS = {"not", "no", "never", "without", "none", "nobody", "nothing", "neither",
               "nor", "except", "excluding", "exclude", "excludes", "non", "lack", "lacking",
               "missing", "unknown", "empty"}
@@ -206,10 +210,16 @@ def unsupported_shapes(c: Checked) -> None:
 def words_accounted_for(c: Checked) -> None:
     """Every content word is part of a schema mention, a marker or a filler word."""
     covered = c.covered()
+    column_names = {col.name.lower() for table in c.lex.tables.values()
+                    for col in table.columns}
     for i, t in enumerate(c.tokens):
         if t.marker or i in covered or t.word.isdigit():
             continue
         word = t.word
+        if word in column_names and word not in _NOT_COLUMN_WORDS:
+            _fail(f"'{word}' names a column, but I could not use it in the query, so I did "
+                  "not guess. Rephrase (for example 'total {word} of ...'), or connect an "
+                  "LLM.")
         if word in _SAFE or word in _NEGATIONS or _NEG_CONTRACTION.search(word):
             continue  # negations are checked by their own rule
         if (word.endswith("'s") and word[:-2] in _SAFE) or (word.endswith("s") and
@@ -280,13 +290,16 @@ def negation_placed(c: Checked) -> None:
 def numbers_placed(c: Checked) -> None:
     """Every number typed (outside dates and periods) is in the query."""
     numbers = set()
+    limit = c.query.args.get("limit")
+    in_limit = {id(n) for n in limit.find_all(exp.Literal)} if limit is not None else set()
     for lit in c.literals():
+        if id(lit) in in_limit:
+            continue  # a LIMIT places a top-N, never a threshold
         if not lit.is_string:
             with contextlib.suppress(ValueError):
                 numbers.add(float(lit.this))
         else:
             numbers.update(float(n) for n in re.findall(r"\d+(?:\.\d+)?", lit.this))
-    limit = c.query.args.get("limit")
     for t in c.tokens:
         if t.marker in {"period", "grain", "chart"}:
             continue
@@ -449,7 +462,9 @@ def one_reading_of_each_value(c: Checked) -> None:
         options = []
         for table, column in places:
             words = _describe_column(table, column)
-            prompt = c.question[:c.tokens[m.first].start] + f"{words} {value}" + \
+            # Naming the table ("city Singapore") makes the question about that table.
+            entity = textlib.singular(table.split(".")[-1].replace("_", " "))
+            prompt = c.question[:c.tokens[m.first].start] + f"{entity} {value}" + \
                 c.question[c.tokens[m.last - 1].end:]
             options.append(Clarification(f"'{value}' as the {words}", prompt))
         raise NeedsClarification(

@@ -764,6 +764,10 @@ def _pick_column(targets: list[Target], plan: Plan, lex: Lexicon,
     for c in cols:
         if c.table in involved:
             return c
+    named = {t.table for m in plan.mentions for t in m.targets if t.kind == "entity"}
+    for c in cols:
+        if c.table in named:
+            return c  # "population of city X": the table the question names
     if involved:
         # The column whose table is fewest joins away from what is already involved.
         def distance(c: ColRef) -> int:
