@@ -230,3 +230,16 @@ def test_rules_run_in_order_and_leave_other_plans_alone() -> None:
     plan = planner.parse("How many visits per ward?", lex)
     assert rules.apply(plan, lex).listing is False
     assert rules.RULES[0] is rules.listing_rows
+
+
+def test_null_semantics_become_is_null_or_an_anti_join() -> None:
+    managers = tree(ask(HR, "Which employees do not have a manager?"))
+    (test,) = list(managers.find_all(exp.Is))
+    assert test.this.name == "manager_id" and isinstance(test.expression, exp.Null)
+    assert not aggregates(managers)
+    lonely = ask(CLINIC, "How many patients have no visits?")
+    query = tree(lonely)
+    anti = query.find(exp.Not).this
+    assert isinstance(anti, exp.In) and anti.args["query"].find(exp.Table).name == "visits"
+    assert query.find(exp.From).this.name == "patients"
+    assert "no visits row refers to it" in lonely.interpretation

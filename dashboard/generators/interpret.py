@@ -92,6 +92,9 @@ def describe_condition(node: exp.Expression) -> str:
         inner = node.this
         if isinstance(inner, exp.Is):
             return f"{describe_value(inner.this)} is not empty"
+        if isinstance(inner, exp.In) and inner.args.get("query") is not None:
+            table = inner.args["query"].find(exp.Table)
+            return f"no {_words(table.name if table else 'other')} row refers to it"
         if isinstance(inner, exp.In):
             return f"{describe_value(inner.this)} is not one of " + ", ".join(
                 describe_value(e) for e in inner.expressions)
@@ -150,8 +153,7 @@ def interpret(query: exp.Expression, *, note: str = "") -> str:
             head.startswith("Number of rows") else f"{head} of {_words(main)}"
     else:
         listed = ", ".join(describe_value(e) for e in outputs)
-        distinct = " (distinct)" if select.args.get("distinct") else ""
-        text = f"{listed[:1].upper() + listed[1:]} of each row of {_words(main)}{distinct}"
+        text = f"{listed[:1].upper() + listed[1:]} of each row of {_words(main)}"
     where = select.args.get("where")
     if where is not None:
         text += f" whose {describe_condition(where.this)}"

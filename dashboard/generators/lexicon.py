@@ -113,8 +113,9 @@ class Lexicon:
         t = self.tables[table]
         first = next((c for c in t.columns if c.is_text and "first" in c.name.lower()
                       and "name" in c.name.lower()), None)
-        last = next((c for c in t.columns if c.is_text and "last" in c.name.lower()
-                     and "name" in c.name.lower()), None)
+        last = next((c for c in t.columns if c.is_text and (
+            ("last" in c.name.lower() and "name" in c.name.lower()) or
+            c.name.lower() in {"surname", "family_name", "familyname"})), None)
         if first is not None and last is not None:
             return [first, last]
         label = self.label_column(table)

@@ -143,6 +143,18 @@ def _literal(value: object) -> exp.Expression:
 
 
 def _condition(column: exp.Expression, cond: Cond) -> exp.Expression:
+    if cond.op in {"isnull", "notnull"}:
+        test = exp.Is(this=column, expression=exp.Null())
+        return test if cond.op == "isnull" else exp.Not(this=test)
+    if cond.op == "notin_select":
+        # An anti-join: no row of the child table refers to this row.
+        table, child_column = cond.value  # type: ignore[misc]
+        schema, name = table.split(".", 1)
+        child = exp.column(child_column, "x")
+        sub = exp.select(child).from_(exp.Table(this=ident(name), db=ident(schema),
+                                                alias=exp.TableAlias(this=ident("x"))))
+        sub = sub.where(exp.Not(this=exp.Is(this=child.copy(), expression=exp.Null())))
+        return exp.Not(this=exp.In(this=column, query=exp.Subquery(this=sub)))
     if cond.op in {"in", "notin"}:
         expr = exp.In(this=column, expressions=[_literal(v) for v in cond.value])  # type: ignore[attr-defined]
         return exp.Not(this=expr) if cond.op == "notin" else expr
@@ -851,6 +863,10 @@ def _title(plan: Plan, lex: Lexicon) -> str:
 
 
 def _describe(cond: Cond) -> str:
+    if cond.op in {"isnull", "notnull"}:
+        return "is empty" if cond.op == "isnull" else "is not empty"
+    if cond.op == "notin_select":
+        return f"has no row in {cond.value[0]}"  # type: ignore[index]
     if cond.op in {"in", "notin"}:
         values = ", ".join(str(v) for v in cond.value)  # type: ignore[attr-defined]
         return f"{'not ' if cond.op == 'notin' else ''}in {values}"

@@ -166,6 +166,7 @@ class Plan:
     text: str = field(default="", repr=False, compare=False)
     tokens: list[Token] = field(default_factory=list, repr=False, compare=False)
     mentions: list[Mention] = field(default_factory=list, repr=False, compare=False)
+    placed: set[int] = field(default_factory=set, repr=False, compare=False)  # by rules
 
 
 @dataclass

@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from dashboard.generators.lexicon import ColRef, Lexicon
-from dashboard.generators.planner import Dim, Plan, _pick_column
+from dashboard import text as textlib
+from dashboard.generators.lexicon import ColRef, Cond, Lexicon
+from dashboard.generators.planner import Dim, Measure, Plan, _pick_column
 
 Rule = Callable[[Plan, Lexicon], Plan]
 
@@ -77,6 +78,102 @@ def listing_rows(plan: Plan, lex: Lexicon) -> Plan:
     return plan
 
 
+_NEGATION = re.compile(r"^(?:no|not|without|never|none|\w+n't|cannot)$")
+_LINKING = {"have", "has", "had", "a", "an", "any", "the", "been", "made", "make", "got",
+            "get", "yet", "recorded", "assigned", "given", "entered", "known", "listed", "set",
+            "to", "their", "its", "his", "her", "do", "does", "did", "is", "are", "was",
+            "were", "be", "in", "of", "with", "for"}
+
+
+def null_tests(plan: Plan, lex: Lexicon) -> Plan:
+    """'employees who do not have a manager' -> manager_id IS NULL; 'departments with no
+    employees' -> no employees row refers to the department (an anti-join)."""
+    if any(f.op in {"<>", "notin", "isnull", "notin_select"} for f in plan.filters):
+        return plan
+    subject = next((t.table for m in plan.mentions for t in m.targets
+                    if t.kind == "entity"), None)
+    if subject is None:
+        return plan
+    for i, token in enumerate(plan.tokens):
+        if token.marker or not _NEGATION.match(token.word):
+            continue
+        j = i + 1
+        while j < len(plan.tokens) and not plan.tokens[j].marker and \
+                plan.tokens[j].word in _LINKING:
+            j += 1
+        if j >= len(plan.tokens) or plan.tokens[j].marker:
+            return plan
+        word = plan.tokens[j]
+        column = _nullable_column(lex, subject, word.stem)
+        if column is not None:
+            plan.filters.append(Cond(column, "isnull", None))
+            plan.placed.update(range(i, j + 1))
+            _place_referenced(plan, lex, column, j + 1)
+            return _consume(plan, subject)
+        for edge in lex.edges:
+            child = edge.child.split(".")[-1]
+            names = {textlib.stem(child), textlib.stem(textlib.singular(child))}
+            if edge.parent == subject and edge.child != subject and word.stem in names:
+                plan.filters.append(Cond(ColRef(subject, edge.parent_column), "notin_select",
+                                         (edge.child, edge.column)))
+                plan.placed.update(range(i, j + 1))
+                return _consume(plan, subject)
+        return plan
+    return plan
+
+
+def _consume(plan: Plan, subject: str) -> Plan:
+    """Words a rule placed are no longer measures, groups or tables of the plan; what is
+    left counts or lists the subject ('how many departments ...' / 'which employees')."""
+    placed = {plan.tokens[i].word for i in plan.placed}
+    consumed = {t.table for m in plan.mentions if set(range(m.first, m.last)) <= plan.placed
+                for t in m.targets if t.kind == "entity"}
+    for k, m in enumerate(plan.measures):
+        table = m.table or (m.col.table if m.col else None)
+        if m.kind in {"count", "count_distinct"} and table in consumed:
+            plan.measures[k] = Measure("count", table=subject, words=m.words)
+    plan.measures = [m for m in plan.measures if not (set(m.words.split()) & placed) and
+                     m.table not in consumed]
+    plan.dims = [d for d in plan.dims if not (set(d.words.split()) & placed) and
+                 d.table not in consumed]
+    plan.hints = [h for h in plan.hints if h not in consumed]
+    if not plan.measures and not plan.listing:
+        if re.search(r"\bhow many\b|\bnumber of\b|\bcount\b", plan.text):
+            plan.measures = [Measure("count", table=subject, words=subject)]
+        else:
+            plan.dims = plan.dims or [Dim("entity", subject)]
+            plan.listing = True
+    elif plan.measures and re.search(r"^\s*(?:which|what|who|list|show)\b", plan.text) and \
+            not _AGGREGATE.search(plan.text):
+        plan.measures = []
+        plan.dims = [Dim("entity", subject)]
+        plan.listing = True
+    return plan
+
+
+def _nullable_column(lex: Lexicon, table: str, stem: str) -> ColRef | None:
+    """The one nullable column of `table` named by `stem` ('manager' -> manager_id)."""
+    found = []
+    for column in lex.tables[table].columns:
+        if not column.nullable or column.primary_key:
+            continue
+        words = [textlib.stem(w) for w in re.split(r"[_\W]+", column.name.lower())
+                 if w and w not in {"id", "pct", "no", "code"}]
+        if stem in words and (words[0] == stem or len(words) == 1):
+            found.append(ColRef(table, column.name))
+    return found[0] if len(found) == 1 else None
+
+
+def _place_referenced(plan: Plan, lex: Lexicon, column: ColRef, start: int) -> None:
+    """'a capital city': the table the key column refers to, named right after it."""
+    parents = {e.parent for e in lex.edges if e.child == column.table and
+               e.column == column.column}
+    for m in plan.mentions:
+        if m.first == start and any(t.kind == "entity" and t.table in parents
+                                    for t in m.targets):
+            plan.placed.update(range(m.first, m.last))
+
+
 def _zones(plan: Plan) -> list[str]:
     """For each token: 'list' while the question names what to show, 'rows' once it
     describes which rows ("of employees who ..."); "with their ..." lists again."""
@@ -95,7 +192,7 @@ def _zones(plan: Plan) -> list[str]:
     return zones
 
 
-RULES: list[Rule] = [listing_rows]
+RULES: list[Rule] = [listing_rows, null_tests]
 
 
 def apply(plan: Plan, lex: Lexicon) -> Plan:
