@@ -243,3 +243,17 @@ def test_null_semantics_become_is_null_or_an_anti_join() -> None:
     assert isinstance(anti, exp.In) and anti.args["query"].find(exp.Table).name == "visits"
     assert query.find(exp.From).this.name == "patients"
     assert "no visits row refers to it" in lonely.interpretation
+
+
+def test_values_listed_with_and_before_the_rows_are_groups() -> None:
+    query = tree(ask(CLINIC, "How many Cardiology and Oncology visits?"))
+    assert query.args.get("group") is not None
+    one_total = tree(ask(CLINIC, "Total cost for Cardiology and Oncology in 2024"))
+    assert one_total.args.get("group") is None
+
+
+def test_a_yes_no_column_is_not_read_as_empty() -> None:
+    lex = build_lexicon(LIBRARY)
+    plan = planner.parse("How many loans were not returned?", lex)
+    assert not any(f.op == "isnull" and f.col.column != "returned_at"
+                   for f in rules.null_tests(plan, lex).filters)

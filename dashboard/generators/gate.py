@@ -58,7 +58,7 @@ _SAFE = (set(_FILLER) - _MEANINGFUL) | {
     "these", "those", "as", "into", "any", "all", "some", "has", "have", "had", "if",
     "when", "where", "why", "so", "just", "very", "one", "ones", "get", "give", "show",
     "list", "find", "tell", "name", "names", "display", "output", "retrieve", "return",
-    "produce", "select", "fetch", "view", "see", "know", "want", "need", "like", "each",
+    "produce", "select", "fetch", "see", "know", "want", "need", "like", "each",
     "every", "per", "our", "my", "we", "us", "total", "number", "count", "amount", "sum",
     "average", "mean", "avg", "overall", "altogether", "recorded", "stored", "known",
     "database", "table", "tables", "data", "dataset", "information", "info", "details",
@@ -170,14 +170,24 @@ class Checked:
         if any(m.share or m.rate or m.kind == "per_entity" for m in self.plan.measures) or \
                 any(self.query.find_all(exp.Div)):
             found.add("ratio")
-        if any(self.query.find_all(exp.Order)) or self.query.args.get("limit"):
-            found.add("order")
+        if self.query.args.get("limit") or any(
+                o.args.get("desc") or any(o.find_all(exp.AggFunc)) or
+                str(o.this.name) in self._aggregate_aliases()
+                for order in self.query.find_all(exp.Order) for o in order.expressions):
+            found.add("order")  # a ranking, not the order a listing is shown in
         if any(self.query.find_all(exp.Group)) or any(m.kind == "per_entity"
                                                       for m in self.plan.measures):
             found.add("group")
         if any(self.query.find_all(exp.Distinct)):
             found.add("distinct")
         return found
+
+    def _aggregate_aliases(self) -> set[str]:
+        select = self.query if isinstance(self.query, exp.Select) else None
+        if select is None:
+            return set()
+        return {e.alias for e in select.expressions
+                if isinstance(e, exp.Alias) and any(e.find_all(exp.AggFunc))}
 
     def schema_stems(self) -> set[str]:
         """Stems of the names of the tables and columns the query reads ('booked' for
@@ -386,7 +396,9 @@ _AGG_LIST = re.compile(r"\b(" + "|".join(_AGG_KIND) + r")\b(?=\s*(?:,|\band\b|\b
 
 def every_listed_aggregate(c: Checked) -> None:
     """'the highest, lowest and average salary': one aggregate for each word listed."""
-    listed = _AGG_LIST.findall(c.text)
+    listed = [m.group(1) for m in _AGG_LIST.finditer(c.text)
+              if re.search(r"(?:^|,|\band|\bthe|\bfind|\bdisplay|\bshow|\blist|\bget|"
+                           r"\bgive|\bwhat|\bis|\bare)\s*$", c.text[:m.start()])]
     if not listed:
         return
     following = re.search(r"\b(?:and|or)\s+(?:the\s+)?(" + "|".join(_AGG_KIND) + r")\b",
@@ -398,6 +410,20 @@ def every_listed_aggregate(c: Checked) -> None:
             _fail("The question lists several figures; I could not build each of them, so "
                   "I did not answer with only some. Ask for one figure at a time, or "
                   "connect an LLM.")
+
+
+def share_not_grouped_by_its_population(c: Checked) -> None:
+    """'percentage of titles that are TV shows' is one figure over all titles, not one
+    per title."""
+    found = re.search(r"\b(?:percentage|percent|share|proportion|fraction)\s+of\s+"
+                      r"(?:all\s+|the\s+)?(\w+)", c.text)
+    if found is None or c.query.args.get("group") is None:
+        return
+    for d in c.plan.dims:
+        if d.words and d.words.split()[0] == found.group(1):
+            _fail(f"'{found.group(0)}' is a share of all {found.group(1)}, but I could only "
+                  f"build one per {found.group(1)}, so I did not answer. Connect an LLM, "
+                  "or ask 'how many ... are ...' and 'how many ...'.")
 
 
 def share_not_trivial(c: Checked) -> None:
@@ -496,6 +522,7 @@ RULES: list[Rule] = [
     ids_not_aggregated,
     listing_not_counted,
     share_not_trivial,
+    share_not_grouped_by_its_population,
     every_listed_aggregate,
     mentions_used,
     one_reading_of_each_value,

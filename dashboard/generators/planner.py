@@ -920,7 +920,6 @@ def _resolve_values(plan: Plan, values: list[tuple[Target, bool, bool]], lex: Le
             plan.filters.append(Cond(col, "<>" if negated else "=", vals[0]))
         else:
             plan.filters.append(Cond(col, "notin" if negated else "in", tuple(vals)))
-    plan._share = share  # type: ignore[attr-defined]
 
 
 def _finish_measures(plan: Plan, lex: Lexicon, bare_numeric: list[ColRef], share: bool,

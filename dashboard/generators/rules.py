@@ -85,6 +85,10 @@ _LINKING = {"have", "has", "had", "a", "an", "any", "the", "been", "made", "make
             "were", "be", "in", "of", "with", "for"}
 
 
+_HAVE = {"have", "has", "had", "assigned", "recorded", "given", "listed", "set", "entered",
+         "known", "yet"}
+
+
 def null_tests(plan: Plan, lex: Lexicon) -> Plan:
     """'employees who do not have a manager' -> manager_id IS NULL; 'departments with no
     employees' -> no employees row refers to the department (an anti-join)."""
@@ -104,6 +108,9 @@ def null_tests(plan: Plan, lex: Lexicon) -> Plan:
         if j >= len(plan.tokens) or plan.tokens[j].marker:
             return plan
         word = plan.tokens[j]
+        linked = {t.word for t in plan.tokens[i + 1:j]}
+        if token.word not in {"no", "without", "never"} and not linked & _HAVE:
+            return plan  # "did not survive": a verb, not a missing value
         column = _nullable_column(lex, subject, word.stem)
         if column is not None:
             plan.filters.append(Cond(column, "isnull", None))
@@ -155,8 +162,10 @@ def _nullable_column(lex: Lexicon, table: str, stem: str) -> ColRef | None:
     """The one nullable column of `table` named by `stem` ('manager' -> manager_id)."""
     found = []
     for column in lex.tables[table].columns:
-        if not column.nullable or column.primary_key:
-            continue
+        if not column.nullable or column.primary_key or column.type == "boolean" or (
+                column.is_numeric and column.references is None and
+                column.distinct_estimate is not None and column.distinct_estimate <= 3):
+            continue  # a yes/no column: "not" is its other value, not an empty one
         words = [textlib.stem(w) for w in re.split(r"[_\W]+", column.name.lower())
                  if w and w not in {"id", "pct", "no", "code"}]
         if stem in words and (words[0] == stem or len(words) == 1):
@@ -192,7 +201,27 @@ def _zones(plan: Plan) -> list[str]:
     return zones
 
 
-RULES: list[Rule] = [listing_rows, null_tests]
+def values_listed_are_groups(plan: Plan, lex: Lexicon) -> Plan:
+    """'the number of male and female passengers': one row per value listed with 'and'."""
+    if plan.dims or not plan.measures or plan.listing:
+        return plan
+    for f in plan.filters:
+        if f.op != "in" or not isinstance(f.value, list | tuple) or len(f.value) < 2:
+            continue
+        words = [re.escape(str(v).lower()) for v in f.value]
+        listed = re.search(r"\b(?:" + "|".join(words) + r")\b(?:\s*,\s*\w+)*\s*,?\s+and\s+"
+                           r"(?:" + "|".join(words) + r")\b", plan.text)
+        # "male and female passengers": the values qualify the rows counted, so each is a
+        # group; "revenue for Electronics and Books in 2024" stays one total.
+        if listed and any(plan.tokens[m.first].start > listed.end() and
+                          plan.text[listed.end():plan.tokens[m.first].start].strip() == "" and
+                          any(t.kind == "entity" for t in m.targets) for m in plan.mentions):
+            plan.dims.append(Dim("column", f.col.table, f.col.column, f.col.column))
+            return plan
+    return plan
+
+
+RULES: list[Rule] = [listing_rows, null_tests, values_listed_are_groups]
 
 
 def apply(plan: Plan, lex: Lexicon) -> Plan:
