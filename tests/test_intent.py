@@ -56,3 +56,31 @@ def test_preview_declines_before_any_generator(db: Database) -> None:
     user = store.get_or_create_user(db, "intent-tester")
     with pytest.raises(GenerationFailed, match="cannot delete orders"):
         service.preview(db, user, "delete all cancelled orders", generator=Untouchable())
+
+
+def test_cli_ask_never_saves_a_refused_request(db: Database, monkeypatch, capsys) -> None:
+    from dashboard import cli
+
+    monkeypatch.setattr(cli, "_database", lambda: db)
+    user = store.get_or_create_user(db, "intent-cli")
+    before = len(store.list_widgets(db, user))
+    assert cli.main(["ask", "--user", "intent-cli", "delete all cancelled orders"]) == 1
+    assert "cannot delete orders" in capsys.readouterr().err
+    assert len(store.list_widgets(db, user)) == before
+
+
+def test_cli_prints_the_readings_of_an_ambiguous_question(db: Database, monkeypatch,
+                                                          capsys) -> None:
+    from dashboard import cli
+    from dashboard.errors import Clarification, NeedsClarification
+
+    def ambiguous(*args: object, **kwargs: object) -> None:
+        raise NeedsClarification("'Paris' is in more than one column; which one?", [
+            Clarification("'Paris' as the city name", "Orders from city Paris"),
+            Clarification("'Paris' as the store name", "Orders from store Paris")])
+
+    monkeypatch.setattr(cli, "_database", lambda: db)
+    monkeypatch.setattr(service, "preview", ambiguous)
+    assert cli.main(["ask", "--user", "intent-cli", "Orders from Paris"]) == 1
+    err = capsys.readouterr().err
+    assert "which one?" in err and '\'Paris\' as the city name: ask "Orders from city Paris"' in err
