@@ -257,3 +257,10 @@ def test_a_yes_no_column_is_not_read_as_empty() -> None:
     plan = planner.parse("How many loans were not returned?", lex)
     assert not any(f.op == "isnull" and f.col.column != "returned_at"
                    for f in rules.null_tests(plan, lex).filters)
+
+
+def test_a_share_of_all_rows_is_one_figure() -> None:
+    draft = ask(STREAMING, "What percentage of shows are Movie?")
+    query = tree(draft)
+    assert query.args.get("group") is None and query.find(exp.Filter) is not None
+    assert draft.interpretation.startswith("Percentage:")

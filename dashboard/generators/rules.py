@@ -221,7 +221,26 @@ def values_listed_are_groups(plan: Plan, lex: Lexicon) -> Plan:
     return plan
 
 
-RULES: list[Rule] = [listing_rows, null_tests, values_listed_are_groups]
+_SHARE_OF = re.compile(r"\b(?:percentage|percent|share|proportion|fraction)\s+of\s+"
+                       r"(?:all\s+|the\s+|our\s+)?(\w+)")
+
+
+def share_of_all(plan: Plan, lex: Lexicon) -> Plan:
+    """'What percentage of titles are TV shows?': one share over all titles, not one per
+    title (the word after 'percentage of' names the rows, not a group)."""
+    found = _SHARE_OF.search(plan.text)
+    if found is None or not any(m.rate for m in plan.measures):
+        return plan
+    kept = [d for d in plan.dims if not d.words or d.words.split()[0] != found.group(1)]
+    if len(kept) < len(plan.dims):
+        plan.dims = kept
+        for m in plan.mentions:
+            if plan.tokens[m.first].start == found.start(1):
+                plan.placed.update(range(m.first, m.last))  # the rows the share is of
+    return plan
+
+
+RULES: list[Rule] = [listing_rows, null_tests, values_listed_are_groups, share_of_all]
 
 
 def apply(plan: Plan, lex: Lexicon) -> Plan:
