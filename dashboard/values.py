@@ -121,11 +121,19 @@ def build(db: Database, catalog: Catalog, *, per_column: int = MAX_PER_COLUMN,
                 if rows is None or len(rows) > min(per_column, total - kept):
                     index.skipped.append(f"{table.qualified_name}.{column.name}")
                     continue
+                if _is_list_column([value for (value,) in rows]):
+                    index.skipped.append(f"{table.qualified_name}.{column.name}")
+                    continue  # comma-separated lists: no single value equals a row's
                 for (value,) in rows:
                     index.add(table.qualified_name, column.name, value)
                 kept += len(rows)
         conn.rollback()
     return index
+
+
+def _is_list_column(values: list[str]) -> bool:
+    listed = sum(1 for v in values if ", " in v)
+    return bool(values) and listed >= max(2, len(values) // 5)
 
 
 def _distinct(conn: psycopg.Connection, schema: str, table: str, column: str,

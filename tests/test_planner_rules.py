@@ -264,3 +264,20 @@ def test_a_share_of_all_rows_is_one_figure() -> None:
     query = tree(draft)
     assert query.args.get("group") is None and query.find(exp.Filter) is not None
     assert draft.interpretation.startswith("Percentage:")
+
+
+def test_a_verb_names_an_integer_year_column() -> None:
+    draft = ask(STREAMING, "How many shows were released in 2020?")
+    query = tree(draft)
+    bounds = {(type(c).__name__, c.expression.this) for c in query.find_all(exp.GTE, exp.LT)}
+    assert bounds == {("GTE", "2020"), ("LT", "2021")}
+    assert {c.this.name for c in query.find_all(exp.GTE, exp.LT)} == {"release_year"}
+    listing = tree(ask(STREAMING, "List the shows released in 2021"))
+    assert not aggregates(listing) and listing.expressions[0].this.name == "title"
+
+
+def test_list_columns_are_not_values() -> None:
+    from dashboard.generators.lexicon import is_list_column
+
+    assert is_list_column(["Dramas, Comedies", "Comedies", "Dramas, Thrillers"])
+    assert not is_list_column(["Movie", "TV Show"])

@@ -198,6 +198,12 @@ def _comment_aliases(comment: str | None) -> list[list[str]]:
     return aliases
 
 
+def is_list_column(values: Sequence[str]) -> bool:
+    """Whether a text column holds comma-separated lists (tags, cast members)."""
+    listed = sum(1 for v in values if ", " in v)
+    return bool(values) and listed >= max(2, len(values) // 5)
+
+
 def build_lexicon(tables: Sequence[Table]) -> Lexicon:
     """The planner's vocabulary for the given tables."""
     lex = Lexicon(tables={t.qualified_name: t for t in tables})
@@ -216,6 +222,8 @@ def build_lexicon(tables: Sequence[Table]) -> Lexicon:
             _add_column(lex, t, c, entity)
     for t in tables:
         for c in t.columns:
+            if is_list_column(c.samples):
+                continue  # "Dramas, Comedies": a list per row, never equal to one value
             for value in c.samples:
                 words = textlib.words(value)
                 if not words or value.strip().isdigit() or len(value.strip()) < 2 or \
@@ -308,6 +316,8 @@ def _add_column(lex: Lexicon, t: Table, c: Column, entity: list[str]) -> None:
                 lex.add(entity[-1:] + name_stems, target)
         if len(name_stems) > 1 and name_stems[-1] not in {"nam", "id", "number", "cod"}:
             lex.add(name_stems[-1:], target)
+        if c.is_numeric and len(name_stems) > 1 and name_stems[-1] == "year":
+            lex.add(name_stems[:1], target)  # "released in 2020" -> release_year
     for alias in _comment_aliases(c.comment):
         stems = [textlib.stem(w) for w in alias]
         if stems and stems != entity and not (c.is_time and stems[-1] not in

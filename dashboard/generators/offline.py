@@ -980,10 +980,11 @@ def _with_values(lex: Lexicon, matches: tuple[ValueMatch, ...]) -> Lexicon:
         return lex
     extended = replace(lex, phrases={k: list(v) for k, v in lex.phrases.items()})
     for m in matches:
-        words = textlib.words(m.value)
-        if words:
-            extended.add([textlib.stem(w) for w in words],
-                         Target("value", m.table, m.column, m.value))
+        target = Target("value", m.table, m.column, m.value)
+        for text in (m.value, m.phrase):  # as stored, and as typed ("movies" for 'Movie')
+            words = textlib.words(text)
+            if words:
+                extended.add([textlib.stem(w) for w in words], target)
     return extended
 
 

@@ -255,6 +255,8 @@ def tokenize(text: str, original: str | None = None) -> list[Token]:
 # --- mentions -------------------------------------------------------------------------
 
 _KIND_RANK = {"metric": 0, "column": 1, "entity": 2, "value": 3}
+_COMMANDS = {"list", "show", "display", "give", "find", "get", "fetch", "retrieve", "return",
+             "output", "select", "produce", "count", "name", "tell", "compare", "plot", "chart"}
 
 
 def find_mentions(tokens: list[Token], lex: Lexicon) -> list[Mention]:
@@ -262,8 +264,10 @@ def find_mentions(tokens: list[Token], lex: Lexicon) -> list[Mention]:
     mentions: list[Mention] = []
     i = 0
     while i < len(tokens):
-        if tokens[i].marker or tokens[i].word in {"the", "a", "an"}:
-            i += 1
+        if tokens[i].marker or tokens[i].word in {"the", "a", "an"} or (
+                tokens[i].word in _COMMANDS and all(t.word in {"please", "now", "just"}
+                                                   for t in tokens[:i])):
+            i += 1  # "List all movies": the command, not the column listed_in
             continue
         best: Mention | None = None
         for length in range(min(lex.max_len, len(tokens) - i), 0, -1):

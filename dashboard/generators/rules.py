@@ -144,6 +144,8 @@ def _consume(plan: Plan, subject: str) -> Plan:
     plan.dims = [d for d in plan.dims if not (set(d.words.split()) & placed) and
                  d.table not in consumed]
     plan.hints = [h for h in plan.hints if h not in consumed]
+    if plan.listing and not plan.dims and not plan.hints:
+        plan.dims = [Dim("entity", subject)]
     if not plan.measures and not plan.listing:
         if re.search(r"\bhow many\b|\bnumber of\b|\bcount\b", plan.text):
             plan.measures = [Measure("count", table=subject, words=subject)]
@@ -240,7 +242,42 @@ def share_of_all(plan: Plan, lex: Lexicon) -> Plan:
     return plan
 
 
-RULES: list[Rule] = [listing_rows, null_tests, values_listed_are_groups, share_of_all]
+def year_columns(plan: Plan, lex: Lexicon) -> Plan:
+    """'movies released in 2020' over an integer release_year (no date column): whole
+    calendar years become a condition on the year column the verb names."""
+    years = [p for p in plan.periods if p.relative is None and p.start is not None and
+             p.end is not None and p.start.month == 1 and p.start.day == 1 and
+             p.end.month == 1 and p.end.day == 1]
+    if not years or len(years) != len(plan.periods):
+        return plan
+    tables = {t.table for m in plan.mentions for t in m.targets if t.kind == "entity"}
+    tables |= {t.table for m in plan.mentions for t in m.targets if t.kind == "column"}
+    stems = {t.stem: i for i, t in enumerate(plan.tokens) if not t.marker}
+    found = []
+    for table in sorted(tables):
+        for column in lex.tables[table].columns:
+            words = [textlib.stem(w) for w in re.split(r"[_\W]+", column.name.lower()) if w]
+            if column.is_numeric and words and words[-1] == "year" and len(words) > 1 and \
+                    words[0] in stems:
+                found.append((ColRef(table, column.name), stems[words[0]]))
+    if len(found) != 1:
+        return plan  # no verb names a year column: a date column answers the period
+    col, verb = found[0]
+    plan.measures = [m for m in plan.measures if m.col != col]
+    plan.dims = [d for d in plan.dims if d.column != col.column]
+    subject = next((t.table for m in plan.mentions for t in m.targets
+                    if t.kind == "entity"), col.table)
+    first = min(p.start for p in years if p.start)
+    last = max(p.end for p in years if p.end)
+    plan.filters.append(Cond(col, ">=", first.year))
+    plan.filters.append(Cond(col, "<", last.year))
+    plan.periods = []
+    plan.placed.add(verb)
+    return _consume(plan, subject)
+
+
+RULES: list[Rule] = [listing_rows, null_tests, values_listed_are_groups, share_of_all,
+                     year_columns]
 
 
 def apply(plan: Plan, lex: Lexicon) -> Plan:
