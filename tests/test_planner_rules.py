@@ -281,3 +281,17 @@ def test_list_columns_are_not_values() -> None:
 
     assert is_list_column(["Dramas, Comedies", "Comedies", "Dramas, Thrillers"])
     assert not is_list_column(["Movie", "TV Show"])
+
+
+def test_two_columns_answering_to_one_word_ask_which() -> None:
+    from dashboard.catalog import Column
+
+    passengers = (Table("public", "passenger", None, 1300, (
+        Column("passenger_id", "integer", False, None, True), Column("age", "real", True),
+        Column("class", "text", True, samples=("1st", "2nd", "3rd"), distinct_estimate=3),
+        Column("pclass", "integer", False, distinct_estimate=3))),)
+    with pytest.raises(NeedsClarification) as raised:
+        ask(passengers, "Average age of passengers by class")
+    for option, column in zip(raised.value.options, ("class", "pclass"), strict=True):
+        query = tree(ask(passengers, option.prompt))
+        assert query.args["group"].expressions[0].name == column

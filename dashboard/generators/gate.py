@@ -74,7 +74,8 @@ _SAFE = (set(_FILLER) - _MEANINGFUL) | {
     "appear", "appears", "something", "anything", "everything", "someone", "anyone",
     "combined", "catalog", "catalogue", "entire", "whole", "currently", "kept", "listed",
     "available", "involved", "respective", "corresponding", "associated", "related",
-    "respectively", "jointly", "counted", "work", "works", "worked", "working", "live",
+    "respectively", "jointly", "counted", "column", "columns", "field", "work", "works",
+    "worked", "working", "live",
     "lives", "lived", "living", "located", "based", "situated", "inhabitants", "handle",
     "handled", "handles", "process", "processed", "serve", "served", "took", "taken",
 }
@@ -499,6 +500,35 @@ def one_reading_of_each_value(c: Checked) -> None:
             f"'{typed}' is in more than one column; which one do you mean?", options)
 
 
+def one_column_per_word(c: Checked) -> None:
+    """'by class' where a table has both `class` and `pclass`: two columns answer to the
+    word, so ask which one is meant ('class column' or 'pclass' names one exactly)."""
+    used = c.sql_columns()
+    for m in c.mentions:
+        if m.last - m.first != 1 or (m.last < len(c.tokens) and \
+                c.tokens[m.last].word == "column"):
+            continue
+        word = c.tokens[m.first].word
+        for target in m.targets:
+            if target.kind != "column" or (target.table, target.column) not in used:
+                continue
+            rivals = [col.name for col in c.lex.tables[target.table].columns
+                      if col.name != target.column and word in col.name.lower() and
+                      col.name.lower() not in {f"{word}_id", f"{word}id"} and
+                      word not in re.split(r"[_\W]+", col.name.lower())]
+            if not rivals or target.column.lower() != word:
+                continue
+            start, end = c.tokens[m.first].start, c.tokens[m.first].end
+            options = [Clarification(f"the {target.column} column",
+                                     c.question[:start] + f"{word} column" +
+                                     c.question[end:])]
+            options += [Clarification(f"the {name} column", c.question[:start] + name +
+                                      c.question[end:]) for name in rivals]
+            raise NeedsClarification(
+                f"'{word}' could mean the column {target.column} or "
+                f"{', '.join(rivals)}; which one do you mean?", options)
+
+
 def _column_stems(place: tuple[str, str]) -> list[str]:
     words = re.split(r"[_\W]+", _describe_column(*place).lower())
     return [textlib.stem(w) for w in words if w and w != "id"]
@@ -526,6 +556,7 @@ RULES: list[Rule] = [
     every_listed_aggregate,
     mentions_used,
     one_reading_of_each_value,
+    one_column_per_word,
 ]
 
 
