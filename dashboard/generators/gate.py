@@ -32,7 +32,7 @@ from sqlglot import exp
 from dashboard import text as textlib
 from dashboard.errors import Clarification, GenerationFailed, NeedsClarification
 from dashboard.generators.lexicon import Lexicon, Target
-from dashboard.generators.planner import _FILLER, Mention, Plan, Token
+from dashboard.generators.reading import _FILLER, Mention, Plan, Token
 
 # Filler words that carry a constraint: they must be placed by the plan, never ignored.
 _MEANINGFUL = {

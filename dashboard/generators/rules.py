@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 from dashboard import text as textlib
 from dashboard.generators.lexicon import ColRef, Cond, Lexicon
-from dashboard.generators.planner import Dim, Measure, Plan, _pick_column
+from dashboard.generators.reading import Dim, Measure, Plan
+from dashboard.generators.roles import _pick_column
 
 Rule = Callable[[Plan, Lexicon], Plan]
 
