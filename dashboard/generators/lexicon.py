@@ -239,16 +239,19 @@ def build_lexicon(tables: Sequence[Table]) -> Lexicon:
 
 
 _QUANTITY_NAMES = ("quantity", "qty", "units", "quantity_sold", "units_sold", "quantity_ordered")
-_PRICE_NAMES = ("unit_price", "price", "sale_price", "selling_price", "price_each", "unitprice",
+_PRICE_NAMES = ("unit_price", "price", "sale_price", "selling_price", "price_each",
                 "list_price")
 _AMOUNT_NAMES = ("revenue", "sales", "total", "amount", "total_amount", "grand_total",
                  "total_price", "line_total", "sales_amount", "amount_paid", "payment_amount",
-                 "net_amount", "subtotal", "totaldue", "total_due")
+                 "net_amount", "subtotal", "total_due")
 
 
 def _named(table: Table, names: tuple[str, ...]) -> Column | None:
-    lowered = {c.name.lower(): c for c in table.columns if c.is_numeric}
-    return next((lowered[n] for n in names if n in lowered), None)
+    """The first numeric column called one of `names`, with or without underscores
+    (unit_price, UnitPrice)."""
+    lowered = {c.name.lower().replace("_", ""): c for c in table.columns if c.is_numeric}
+    return next((lowered[n.replace("_", "")] for n in names
+                 if n.replace("_", "") in lowered), None)
 
 
 def _guess_revenue(lex: Lexicon) -> None:

@@ -47,8 +47,8 @@ def _flag_value(c) -> tuple[object, object] | None:
     if c.type in {"integer", "smallint", "bigint"} and not c.primary_key and \
             c.references is None and not name.endswith("id") and \
             c.distinct_estimate is not None and c.distinct_estimate <= 2 and \
-            (name.startswith(("is_", "has_")) or name in {"discontinued", "active", "deleted",
-                                                          "archived", "enabled", "paid"}):
+            (name.startswith(("is_", "has_")) or name.endswith("ed") or name == "active"):
+        # a 0/1 column named like a state: is_active, deleted, archived, discontinued
         return 1, 0
     return None
 
