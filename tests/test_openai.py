@@ -382,9 +382,10 @@ def test_openai_without_key_or_url_says_what_to_set() -> None:
 
 def test_context_sent_holds_roles_inferred_joins_and_value_matches(
         httpserver: HTTPServer, generator: OpenAIGenerator) -> None:
+    from domains import UNDECLARED
+
     from dashboard.catalog import Catalog, build_context
     from dashboard.values import LazyValues, ValueIndex
-    from tests.domains import UNDECLARED
 
     values = ValueIndex()
     values.add("public.members", "surname", "Rownam")

@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 import sqlglot
+from domains import CLINIC, GEOGRAPHY, HR, LIBRARY, SHOP, STREAMING
 from sqlglot import exp
 
 from dashboard.catalog import SchemaContext, Table
@@ -18,7 +19,6 @@ from dashboard.generators.base import Draft
 from dashboard.generators.lexicon import ColRef, Cond, build_lexicon
 from dashboard.generators.offline import OfflineGenerator
 from dashboard.values import ValueMatch
-from tests.domains import CLINIC, GEOGRAPHY, HR, LIBRARY, SHOP, STREAMING
 
 TODAY = date(2026, 11, 25)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from domains import CLINIC, GEOGRAPHY, HR, LIBRARY, UNDECLARED
+
 from dashboard.catalog import Catalog, build_context, get_catalog
 from dashboard.db import Database
 from dashboard.profile import column_role, infer_joins
 from dashboard.values import LazyValues, ValueIndex, build
-from tests.domains import CLINIC, GEOGRAPHY, HR, LIBRARY, UNDECLARED
 
 
 def index(*entries: tuple[str, str, str]) -> ValueIndex:
