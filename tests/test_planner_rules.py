@@ -295,3 +295,18 @@ def test_two_columns_answering_to_one_word_ask_which() -> None:
     for option, column in zip(raised.value.options, ("class", "pclass"), strict=True):
         query = tree(ask(passengers, option.prompt))
         assert query.args["group"].expressions[0].name == column
+
+
+def test_an_order_asked_for_is_the_order_built() -> None:
+    question = "Total cost per ward, sorted by ward"
+    gate.sorted_as_asked(checked(CLINIC, question, (
+        "SELECT v.ward, SUM(v.cost) AS total FROM public.visits AS v GROUP BY v.ward "
+        "ORDER BY v.ward")))
+    with pytest.raises(GenerationFailed, match="sort by 'ward'"):
+        gate.sorted_as_asked(checked(CLINIC, question, (
+            "SELECT v.ward, SUM(v.cost) AS total FROM public.visits AS v GROUP BY v.ward "
+            "ORDER BY total")))
+    with pytest.raises(GenerationFailed, match="direction"):
+        gate.sorted_as_asked(checked(CLINIC, question, (
+            "SELECT v.ward, SUM(v.cost) AS total FROM public.visits AS v GROUP BY v.ward "
+            "ORDER BY v.ward DESC")))

@@ -195,7 +195,9 @@ class Checked:
         bookings)."""
         names = {t.split(".")[-1] for t in self.sql_tables()}
         names |= {column for _, column in self.sql_columns()}
-        return {textlib.stem(w) for name in names for w in re.split(r"[_\W]+", name) if w}
+        words = [w for name in names for w in re.split(r"[_\W]+", name) if w]
+        return {textlib.stem(w) for w in words} | {textlib.stem(textlib.singular(w))
+                                                   for w in words}
 
     def literals(self) -> list[exp.Literal]:
         return list(self.query.find_all(exp.Literal))
@@ -541,7 +543,51 @@ def _describe_column(table: str, column: str) -> str:
     return words if entity.split()[-1] in words else f"{entity} {words}"
 
 
+_SORTED_BY = re.compile(r"\b(?:sorted|ordered|order|sort|arranged|ranked)\s+(?:them\s+)?by\b")
+
+
+def sorted_as_asked(c: Checked) -> None:
+    """'sorted by facility id': the first ORDER BY key is that column."""
+    found = _SORTED_BY.search(c.text)
+    order = c.query.args.get("order")
+    if found is None:
+        return
+    after = [m for m in c.mentions if c.tokens[m.first].start > found.end()]
+    if not after or order is None or not order.expressions:
+        _fail("I could not sort the answer as asked, so I did not answer. Connect an LLM, "
+              "or leave the order out.")
+    mention = after[0]
+    key = order.expressions[0].this
+    aliases = {e.alias: e.this for e in getattr(c.query, "expressions", [])
+               if isinstance(e, exp.Alias)}
+    if isinstance(key, exp.Column) and not key.table and key.name in aliases:
+        key = aliases[key.name]
+    names = {col.name for col in key.find_all(exp.Column)}
+    by_key = mention.last < len(c.tokens) and c.tokens[mention.last].word in {
+        "id", "ids", "number", "code", "key"}
+    wanted = set()
+    for target in mention.targets:
+        if target.kind == "column":
+            wanted.add(target.column)
+        elif target.kind == "entity":
+            table = c.lex.tables[target.table]
+            wanted |= {col.name for col in table.primary_key}
+            if not by_key:
+                wanted |= {col.name for col in c.lex.label_columns(target.table)}
+    words = " ".join(t.word for t in c.tokens[mention.first:mention.last])
+    if not names & wanted:
+        _fail(f"I could not sort by '{words}' as asked, so I did not answer. Connect an "
+              "LLM, or leave the order out.")
+    descending = bool(re.search(r"\b(?:desc|descending|reverse|highest first|largest first|"
+                                r"most first|biggest first|newest first|latest first)\b",
+                                c.text[found.end():]))
+    if bool(order.expressions[0].args.get("desc")) != descending:
+        _fail(f"I could not sort by '{words}' in the direction asked, so I did not answer. "
+              "Connect an LLM, or leave the order out.")
+
+
 RULES: list[Rule] = [
+    sorted_as_asked,
     distinct_count_of_its_entity,
     total_threshold_is_having,
     unsupported_shapes,
