@@ -17,7 +17,10 @@ passes or raises GenerationFailed naming what it could not place:
 - a listing ("show the names of ...") is not answered with a count;
 - a share or percentage is not a column's share of its own total (always 100);
 - shapes the planner cannot build (comparisons between two rows or two columns, "same",
-  "times") are declined.
+  "times") are declined;
+- an order asked for ("sorted by facility id") is the order built;
+- two plausible readings (a literal in two tables, two columns answering to one word) ask
+  the analyst which one is meant (`clarify.py`).
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from dashboard import text as textlib
-from dashboard.errors import Clarification, GenerationFailed, NeedsClarification
+from dashboard.errors import GenerationFailed
+from dashboard.generators.clarify import one_column_per_word, one_reading_of_each_value
 from dashboard.generators.lexicon import Lexicon, Target
 from dashboard.generators.reading import _FILLER, Mention, Plan, Token
 
@@ -471,76 +475,6 @@ def total_threshold_is_having(c: Checked) -> None:
                 c.query.args.get("having") is None:
             _fail(f"'{t.word.strip()}' is about a total, which the offline planner cannot "
                   "compare yet, so I did not guess. Connect an LLM for this question.")
-
-
-def one_reading_of_each_value(c: Checked) -> None:
-    """A literal held by two columns ('Singapore': a country and a city) is ambiguous
-    unless the question names one of the columns: ask which one is meant."""
-    stems = {t.stem for t in c.tokens if not t.marker}
-    for m in c.mentions:
-        places = sorted({(t.table, t.column) for t in m.targets if t.kind == "value"})
-        if len({table for table, _ in places}) < 2:
-            continue  # two columns of one table ('name', 'local name'): the same rows
-        named = [p for p in places if set(_column_stems(p)) <= stems]
-        if len(named) == 1:
-            continue
-        entities = {t.table for other in c.mentions for t in other.targets
-                    if t.kind == "entity"}
-        if len({table for table, _ in places if table in entities}) == 1:
-            continue  # "customers in Germany": the table the question is about
-        typed = c.question[c.tokens[m.first].start:c.tokens[m.last - 1].end]
-        value = next(t.value for t in m.targets if t.kind == "value")
-        options = []
-        for table, column in places:
-            words = _describe_column(table, column)
-            # Naming the table ("city Singapore") makes the question about that table.
-            entity = textlib.singular(table.split(".")[-1].replace("_", " "))
-            prompt = c.question[:c.tokens[m.first].start] + f"{entity} {value}" + \
-                c.question[c.tokens[m.last - 1].end:]
-            options.append(Clarification(f"'{value}' as the {words}", prompt))
-        raise NeedsClarification(
-            f"'{typed}' is in more than one column; which one do you mean?", options)
-
-
-def one_column_per_word(c: Checked) -> None:
-    """'by class' where a table has both `class` and `pclass`: two columns answer to the
-    word, so ask which one is meant ('class column' or 'pclass' names one exactly)."""
-    used = c.sql_columns()
-    for m in c.mentions:
-        if m.last - m.first != 1 or (m.last < len(c.tokens) and \
-                c.tokens[m.last].word == "column"):
-            continue
-        word = c.tokens[m.first].word
-        for target in m.targets:
-            if target.kind != "column" or (target.table, target.column) not in used:
-                continue
-            rivals = [col.name for col in c.lex.tables[target.table].columns
-                      if col.name != target.column and word in col.name.lower() and
-                      col.name.lower() not in {f"{word}_id", f"{word}id"} and
-                      word not in re.split(r"[_\W]+", col.name.lower())]
-            if not rivals or target.column.lower() != word:
-                continue
-            start, end = c.tokens[m.first].start, c.tokens[m.first].end
-            options = [Clarification(f"the {target.column} column",
-                                     c.question[:start] + f"{word} column" +
-                                     c.question[end:])]
-            options += [Clarification(f"the {name} column", c.question[:start] + name +
-                                      c.question[end:]) for name in rivals]
-            raise NeedsClarification(
-                f"'{word}' could mean the column {target.column} or "
-                f"{', '.join(rivals)}; which one do you mean?", options)
-
-
-def _column_stems(place: tuple[str, str]) -> list[str]:
-    words = re.split(r"[_\W]+", _describe_column(*place).lower())
-    return [textlib.stem(w) for w in words if w and w != "id"]
-
-
-def _describe_column(table: str, column: str) -> str:
-    """'city name' for city.name, 'department name' for departments.department_name."""
-    entity = textlib.singular(table.split(".")[-1].replace("_", " "))
-    words = column.replace("_", " ")
-    return words if entity.split()[-1] in words else f"{entity} {words}"
 
 
 _SORTED_BY = re.compile(r"\b(?:sorted|ordered|order|sort|arranged|ranked)\s+(?:them\s+)?by\b")
