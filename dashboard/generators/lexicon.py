@@ -238,6 +238,8 @@ def build_lexicon(tables: Sequence[Table]) -> Lexicon:
     return lex
 
 
+_DURATION_UNITS = {"millisecond", "milliseconds", "ms", "seconds", "secs", "minutes", "mins",
+                   "hours"}
 _QUANTITY_NAMES = ("quantity", "qty", "units", "quantity_sold", "units_sold", "quantity_ordered")
 _PRICE_NAMES = ("unit_price", "price", "sale_price", "selling_price", "price_each",
                 "list_price")
@@ -321,6 +323,9 @@ def _add_column(lex: Lexicon, t: Table, c: Column, entity: list[str]) -> None:
             lex.add(name_stems[-1:], target)
         if c.is_numeric and len(name_stems) > 1 and name_stems[-1] == "year":
             lex.add(name_stems[:1], target)  # "released in 2020" -> release_year
+        if c.is_numeric and set(textlib.words(c.name.replace("_", " "))) & _DURATION_UNITS:
+            for word in ("length", "duration"):  # a column counted in time units
+                lex.add([textlib.stem(word)], target)
     for alias in _comment_aliases(c.comment):
         stems = [textlib.stem(w) for w in alias]
         if stems and stems != entity and not (c.is_time and stems[-1] not in
