@@ -379,7 +379,9 @@ def _check_unplaced(plan: Plan, tokens: list[Token], mentions: list[Mention],
         if t.word in _FILLER or t.word.isdigit() or len(t.word) < 3:
             continue
         unknown.append(t.word)
-        if t.capitalized and i > first_word and t.word not in _NOT_NAMES:
+        sentence_start = re.search(r"[.?!;:]\s*$", plan.text[:t.start]) is not None
+        if t.capitalized and i > first_word and t.word not in _NOT_NAMES and \
+                not sentence_start:
             raise GenerationFailed(
                 f"I could not find '{t.word.capitalize()}' among the values of the selected "
                 "tables, so I did not guess where it belongs. Check the spelling, or name "
