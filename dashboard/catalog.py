@@ -19,13 +19,15 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import psycopg
 from psycopg import sql
 
 from dashboard import text as textlib
+from dashboard import values as values_index
 from dashboard.db import Database
+from dashboard.values import LazyValues, ValueMatch
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,12 @@ class Table:
 class Catalog:
     schemas: tuple[str, ...]
     tables: tuple[Table, ...] = field(default_factory=tuple)
+    # The value index of the text columns, built on first use (see dashboard.values).
+    values: LazyValues | None = field(default=None, compare=False, repr=False)
+
+    def value_matches(self, question: str) -> list[ValueMatch]:
+        """The data values typed in `question` (none when no index is attached)."""
+        return self.values.get().lookup(question) if self.values is not None else []
 
     def table(self, qualified_or_bare: str) -> Table | None:
         """Find `schema.table`, or a bare name through the data schemas in order."""
@@ -285,7 +293,9 @@ def get_catalog(db: Database, *, refresh: bool = False) -> Catalog:
     """The cached catalog for this Database (one introspection per process)."""
     with _cache_lock:
         if refresh or id(db) not in _cache:
-            _cache[id(db)] = introspect(db)
+            loaded = introspect(db)
+            _cache[id(db)] = replace(loaded, values=LazyValues(
+                lambda: values_index.build(db, loaded)))
         return _cache[id(db)]
 
 
@@ -299,6 +309,8 @@ class SchemaContext:
     tables: tuple[Table, ...]
     text: str
     tokens: int
+    # Literals of the question found in the data (value index), within these tables.
+    values: tuple[ValueMatch, ...] = ()
 
 
 # Weights of where a prompt word is found: a table's own name says most.
@@ -459,8 +471,13 @@ def _references(child: Table, parent: Table) -> bool:
 
 
 def render_table(table: Table, *, send_samples: bool, comments: bool = True,
-                 max_samples: int = 12) -> str:
-    """One table as compact DDL-like text with comments, keys and (optionally) values."""
+                 max_samples: int = 12, joins: dict[str, str] | None = None,
+                 roles: bool = False) -> str:
+    """One table as compact DDL-like text with comments, keys and (optionally) values.
+
+    `joins` maps a column to the "schema.table(column)" it references by naming
+    convention only; `roles` adds each column's role from the schema profile."""
+    from dashboard.profile import column_role
     head = f"TABLE {table.qualified_name}"
     if table.row_estimate:
         head += f" (~{table.row_estimate} rows)"
@@ -474,7 +491,13 @@ def render_table(table: Table, *, send_samples: bool, comments: bool = True,
         if column.references is not None:
             ref = column.references
             line += f" REFERENCES {ref.schema}.{ref.table}({ref.column})"
+        elif joins and column.name in joins:
+            line += f" JOINS {joins[column.name]} (by name, not declared)"
         notes = []
+        if roles:
+            role = column_role(column)
+            notes.append("identifier, never sum or average" if role in {"key", "foreign key"}
+                         else f"role: {role}")
         if comments and column.comment:
             notes.append(column.comment.rstrip(". "))
         if send_samples and column.samples:
@@ -496,17 +519,36 @@ def build_context(catalog: Catalog, question: str, *, token_budget: int,
     Tables are added best first; one that does not fit is tried without comments, then
     skipped, so the text never exceeds the budget (CONTEXT_TOKENS).
     """
+    from dashboard.profile import infer_joins
+
     chosen: list[Table] = []
     parts: list[str] = []
     used = 0
-    for table in select_tables(catalog, question):
+    inferred: dict[str, dict[str, str]] = {}
+    for join in infer_joins(catalog.tables):
+        inferred.setdefault(join.child, {})[join.column] = f"{join.parent}({join.parent_column})"
+    matches = catalog.value_matches(question)
+    ranked = select_tables(catalog, question)
+    # A table holding a value the question names is needed even when its name is not.
+    ranked += [t for t in catalog.tables if t not in ranked and
+               any(m.table == t.qualified_name for m in matches)]
+    for table in ranked:
         for comments in (True, False):
-            rendered = render_table(table, send_samples=send_samples, comments=comments)
+            rendered = render_table(table, send_samples=send_samples, comments=comments,
+                                    joins=inferred.get(table.qualified_name), roles=True)
             cost = textlib.estimate_tokens(rendered) + 1  # + the blank line between tables
             if used + cost <= token_budget:
                 chosen.append(table)
                 parts.append(rendered)
                 used += cost
                 break
+    names = {t.qualified_name for t in chosen}
+    found = tuple(m for m in matches if m.table in names)
+    if send_samples and found:
+        line = "Values named in the question: " + "; ".join(
+            f"'{m.phrase}' is {m.table}.{m.column} = '{m.value}'" for m in found)
+        if used + textlib.estimate_tokens(line) + 1 <= token_budget:
+            parts.append(line)
     text_ = "\n\n".join(parts)
-    return SchemaContext(tables=tuple(chosen), text=text_, tokens=textlib.estimate_tokens(text_))
+    return SchemaContext(tables=tuple(chosen), text=text_, tokens=textlib.estimate_tokens(text_),
+                         values=found)

@@ -216,7 +216,8 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from dashboard.evaluation import run_cli
 
-    return run_cli(_database(), args.file, show_sql=args.show_sql, as_json=args.json)
+    return run_cli(_database(), args.file, show_sql=args.show_sql, as_json=args.json,
+                   min_accuracy=args.min_accuracy, max_wrong=args.max_wrong)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -237,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("file", help="JSON lines: id, question, gold_sql, order_matters")
     evaluate.add_argument("--show-sql", action="store_true", help="print SQL of misses")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--min-accuracy", type=float, metavar="X",
+                          help="exit 1 when fewer are correct (0.9 or 90)")
+    evaluate.add_argument("--max-wrong", type=float, metavar="X",
+                          help="exit 1 when more are wrong (0.05 or 5)")
     ask = add("ask", cmd_ask, "Turn a prompt into a guarded query and a chart; save a widget.")
     ask.add_argument("--user", required=True, help="the dashboard's owner (username)")
     ask.add_argument("--no-save", action="store_true", help="preview only, save nothing")
@@ -265,6 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except DashboardError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
+        for option in getattr(exc, "options", []):  # NeedsClarification: the readings
+            print(f"  - {option.label}: ask \"{option.prompt}\"", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,8 +1,14 @@
 """Execution-accuracy evaluation of a generator on questions with gold SQL.
 
-A JSON-lines file holds `{"id", "question", "gold_sql", "order_matters"}` per line. Each
-question goes through schema context -> generator -> the executor (guard, reader role,
-timeout, row cap); the gold SQL, which is trusted, runs read-only on a reader connection.
+A JSON-lines file holds `{"id", "question", "gold_sql", "order_matters"}` per line (and an
+optional `category`). A line with `"expect": "decline"` and `"gold_sql": null` is a question
+the data cannot answer: it is correct iff the generator declines it. Each question goes
+through schema context -> generator -> the executor (guard, reader role, timeout, row cap);
+the gold SQL, which is trusted, runs read-only on a reader connection; a gold query that
+fails is a broken question, not a generator error.
+
+Four outcomes per question: correct, wrong (answered, not matching), declined, error
+(and "broken" for a failing gold query).
 Results match when their rows are equal as multisets (as sequences when order matters),
 numbers within a small tolerance, column names ignored. A generated result may carry
 columns the gold answer lacks (a label next to "which region" answers, say): it still
@@ -35,8 +41,17 @@ _MAX_GREEDY_ROWS = 2000  # above this, unordered rows are only compared after so
 class Case:
     id: str
     question: str
-    gold_sql: str
+    gold_sql: str | None
     order_matters: bool = False
+    category: str = ""
+    expect: str = "answer"  # "answer" | "decline"
+
+    @property
+    def expects_decline(self) -> bool:
+        return self.expect == "decline"
+
+
+OUTCOMES = ("correct", "wrong", "declined", "error", "broken")
 
 
 @dataclass(frozen=True)
@@ -49,7 +64,7 @@ class Comparison:
 @dataclass
 class CaseResult:
     case: Case
-    status: str  # match | mismatch | declined | error
+    status: str  # one of OUTCOMES
     reason: str = ""
     sql: str = ""
     extra_columns: int = 0
@@ -57,7 +72,7 @@ class CaseResult:
 
     @property
     def ok(self) -> bool:
-        return self.status == "match"
+        return self.status == "correct"
 
 
 @dataclass
@@ -76,8 +91,20 @@ class Summary:
     def accuracy(self) -> float:
         return self.correct / self.total if self.total else 0.0
 
+    @property
+    def wrong_rate(self) -> float:
+        return self.count("wrong") / self.total if self.total else 0.0
+
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)
+
+    def by_category(self) -> dict[str, dict[str, int]]:
+        """Outcome counts per category (in first-seen order)."""
+        table: dict[str, dict[str, int]] = {}
+        for r in self.results:
+            row = table.setdefault(r.case.category or "-", dict.fromkeys(OUTCOMES, 0))
+            row[r.status] += 1
+        return table
 
 
 # --- reading the file -------------------------------------------------------------------
@@ -96,12 +123,18 @@ def load_cases(path: str | Path) -> list[Case]:
             continue
         try:
             row = json.loads(line)
-            case = Case(str(row["id"]), str(row["question"]), str(row["gold_sql"]),
-                        bool(row.get("order_matters", False)))
-        except (json.JSONDecodeError, KeyError, TypeError):
+            expect = str(row.get("expect") or "answer")
+            gold = row["gold_sql"]
+            if expect not in ("answer", "decline") or (gold is None) != (expect == "decline"):
+                raise TypeError
+            case = Case(str(row["id"]), str(row["question"]),
+                        None if gold is None else str(gold),
+                        bool(row.get("order_matters", False)),
+                        str(row.get("category") or ""), expect)
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
             raise InvalidInput(
                 f"{file.name} line {number} is not a JSON object with id, question and "
-                "gold_sql.") from None
+                'gold_sql (null only with "expect": "decline").') from None
         cases.append(case)
     if not cases:
         raise InvalidInput(f"{file.name} holds no questions.")
@@ -265,47 +298,15 @@ def evaluate(cases: Sequence[Case], *, db: Any, generator: Any, catalog: Any,
              execute: Execute | None = None,
              on_result: Callable[[CaseResult], None] | None = None) -> Summary:
     """Run each case through context -> generator -> executor and score it."""
-    from dashboard.catalog import build_context
-    from dashboard.generators.base import ask_deadline
-
     if execute is None:
         from dashboard.executor import run_query
 
         execute = run_query
-    settings = db.settings
     summary = Summary()
     for case in cases:
         started = time.perf_counter()
-        result = CaseResult(case, "error")
-        try:
-            context = build_context(catalog, case.question,
-                                    token_budget=settings.context_tokens,
-                                    send_samples=settings.send_sample_values)
-            # A silent model server must not stall the run: one ASK_DEADLINE_S per question.
-            token = ask_deadline.set(time.monotonic() + settings.ask_deadline_s)
-            try:
-                draft = generator.generate(case.question, context)
-            except DashboardError as exc:
-                result = CaseResult(case, "declined", exc.message)
-            else:
-                result.sql = draft.sql
-                got = execute(db, draft.sql)
-                gold_columns, gold_rows = run_gold(db, case.gold_sql)
-                if getattr(got, "truncated", False):
-                    result.status, result.reason = "mismatch", "result was cut at MAX_ROWS"
-                else:
-                    verdict = compare(gold_rows, got.rows, order_matters=case.order_matters,
-                                      gold_width=len(gold_columns),
-                                      got_width=len(got.columns))
-                    result.status = "match" if verdict.match else "mismatch"
-                    result.reason = verdict.reason
-                    result.extra_columns = verdict.extra_columns
-            finally:
-                ask_deadline.reset(token)
-        except DashboardError as exc:
-            result.status, result.reason = "error", exc.message
-        except Exception as exc:  # one broken gold query must not end the whole run
-            result.status, result.reason = "error", f"{type(exc).__name__}: {exc}"[:200]
+        result = _evaluate_one(case, db=db, generator=generator, catalog=catalog,
+                               execute=execute)
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         summary.results.append(result)
         if on_result is not None:
@@ -313,27 +314,130 @@ def evaluate(cases: Sequence[Case], *, db: Any, generator: Any, catalog: Any,
     return summary
 
 
+def _generate(case: Case, *, db: Any, generator: Any, catalog: Any) -> Any:
+    """The generator's draft for one question (the intent gate first, as in the app)."""
+    from dashboard.catalog import build_context
+    from dashboard.generators.base import ask_deadline
+    from dashboard.intent import check_intent
+
+    settings = db.settings
+    check_intent(case.question)
+    context = build_context(catalog, case.question, token_budget=settings.context_tokens,
+                            send_samples=settings.send_sample_values)
+    # A silent model server must not stall the run: one ASK_DEADLINE_S per question.
+    token = ask_deadline.set(time.monotonic() + settings.ask_deadline_s)
+    try:
+        return generator.generate(case.question, context)
+    finally:
+        ask_deadline.reset(token)
+
+
+def _evaluate_one(case: Case, *, db: Any, generator: Any, catalog: Any,
+                  execute: Execute) -> CaseResult:
+    result = CaseResult(case, "error")
+    try:
+        draft = _generate(case, db=db, generator=generator, catalog=catalog)
+    except DashboardError as exc:
+        status = "correct" if case.expects_decline else "declined"
+        return CaseResult(case, status, exc.message)
+    except Exception as exc:  # a generator bug is one error, not the end of the run
+        return CaseResult(case, "error", f"{type(exc).__name__}: {exc}"[:200])
+    result.sql = draft.sql
+    if case.expects_decline:
+        result.status, result.reason = "wrong", "answered a question the data cannot answer"
+        return result
+    try:
+        got = execute(db, draft.sql)
+    except DashboardError as exc:
+        result.reason = exc.message
+        return result
+    except Exception as exc:
+        result.reason = f"{type(exc).__name__}: {exc}"[:200]
+        return result
+    try:
+        gold_columns, gold_rows = run_gold(db, str(case.gold_sql))
+    except Exception as exc:  # the question is broken, not the generator
+        result.status, result.reason = "broken", f"gold SQL failed: {exc}"[:200]
+        return result
+    rows = list(got.rows)
+    if getattr(got, "truncated", False):
+        if len(gold_rows) <= len(rows):
+            result.status, result.reason = "wrong", "result was cut at MAX_ROWS"
+            return result
+        # The gold is as large: compare the cut result with the gold's first rows when order
+        # matters, else check that every generated row is among the gold rows.
+        verdict = _compare_truncated(gold_rows, rows, case.order_matters,
+                                     len(gold_columns), len(got.columns))
+    else:
+        verdict = compare(gold_rows, rows, order_matters=case.order_matters,
+                          gold_width=len(gold_columns), got_width=len(got.columns))
+    result.status = "correct" if verdict.match else "wrong"
+    result.reason = verdict.reason
+    result.extra_columns = verdict.extra_columns
+    return result
+
+
+def _compare_truncated(gold_rows: Sequence[Sequence[Any]], got_rows: Sequence[Sequence[Any]],
+                       order_matters: bool, gold_width: int, got_width: int) -> Comparison:
+    """A result cut at MAX_ROWS against a gold at least as large: compare what was kept."""
+    if order_matters:
+        verdict = compare(gold_rows[: len(got_rows)], got_rows, order_matters=True,
+                          gold_width=gold_width, got_width=got_width)
+    else:
+        keys = {_sort_key(row) for row in gold_rows}
+        fits = got_width == gold_width and all(_sort_key(row) in keys for row in got_rows)
+        verdict = Comparison(fits, "" if fits else "the kept rows are not all in the gold")
+    if verdict.match:
+        return Comparison(True, f"compared the first {len(got_rows)} rows (cut at MAX_ROWS)",
+                          verdict.extra_columns)
+    return verdict
+
+
+_MARKS = {"correct": "ok", "wrong": "WRONG", "declined": "declined", "error": "ERROR",
+          "broken": "BROKEN"}
+
+
 def format_row(result: CaseResult, width: int = 60) -> str:
-    mark = {"match": "ok", "mismatch": "WRONG", "declined": "declined", "error": "ERROR"}
     question = result.case.question if len(result.case.question) <= width else \
         result.case.question[: width - 1] + "…"
     note = result.reason
     if result.extra_columns:
         note = (note + "; " if note else "") + f"+{result.extra_columns} extra column(s)"
-    return (f"{result.case.id:<14} {mark[result.status]:<9} {result.elapsed_ms:>7.0f} "
+    return (f"{result.case.id:<14} {_MARKS[result.status]:<9} {result.elapsed_ms:>7.0f} "
             f"{question:<{width}} {note}")
 
 
 def format_summary(summary: Summary, generator_name: str) -> str:
     extra = sum(1 for r in summary.results if r.ok and r.extra_columns)
-    return (f"{summary.correct}/{summary.total} correct ({100 * summary.accuracy:.1f}%) with "
-            f"the {generator_name} generator; {summary.count('mismatch')} wrong, "
-            f"{summary.count('declined')} declined, {summary.count('error')} errors; "
-            f"{extra} correct answers carried extra columns.")
+    lines = [
+        f"{summary.correct}/{summary.total} correct ({100 * summary.accuracy:.1f}%) with "
+        f"the {generator_name} generator.",
+        f"wrong:    {summary.count('wrong')} ({100 * summary.wrong_rate:.1f}%) answered "
+        "without matching",
+        f"declined: {summary.count('declined')}",
+        f"errors:   {summary.count('error')}",
+    ]
+    if summary.count("broken"):
+        lines.append(f"broken questions (gold SQL failed): {summary.count('broken')}")
+    lines.append(f"{extra} correct answers carried extra columns.")
+    categories = summary.by_category()
+    if len(categories) > 1 or "-" not in categories:
+        lines.append("")
+        lines.append(f"{'category':<20} {'correct':>7} {'wrong':>6} {'declined':>8} "
+                     f"{'error':>6}")
+        for name, row in categories.items():
+            lines.append(f"{name:<20} {row['correct']:>7} {row['wrong']:>6} "
+                         f"{row['declined']:>8} {row['error'] + row['broken']:>6}")
+    return "\n".join(lines)
 
 
-def run_cli(db: Any, path: str, *, show_sql: bool = False, as_json: bool = False) -> int:
-    """`python -m dashboard eval FILE.jsonl`: score the configured generator, print a table."""
+def run_cli(db: Any, path: str, *, show_sql: bool = False, as_json: bool = False,
+            min_accuracy: float | None = None, max_wrong: float | None = None) -> int:
+    """`python -m dashboard eval FILE.jsonl`: score the configured generator, print a table.
+
+    Exits 1 when accuracy is below `min_accuracy` or the wrong rate above `max_wrong`
+    (fractions 0-1, or percentages above 1).
+    """
     from dashboard.catalog import get_catalog
     from dashboard.generators.base import get_generator
 
@@ -354,15 +458,37 @@ def run_cli(db: Any, path: str, *, show_sql: bool = False, as_json: bool = False
               "generator (execution accuracy).\n")
         print(f"{'id':<14} {'result':<9} {'ms':>7} {'question':<60} note")
     summary = evaluate(cases, db=db, generator=generator, catalog=catalog, on_result=show)
+    failures = _threshold_failures(summary, min_accuracy, max_wrong)
     if as_json:
         print(json.dumps({
             "generator": generator.name, "model": generator.model,
             "total": summary.total, "correct": summary.correct,
             "accuracy": round(summary.accuracy, 4),
-            "results": [{"id": r.case.id, "status": r.status, "reason": r.reason,
-                         "extra_columns": r.extra_columns, "sql": r.sql,
+            **{outcome: summary.count(outcome) for outcome in OUTCOMES if outcome != "correct"},
+            "categories": summary.by_category(),
+            "failed_thresholds": failures,
+            "results": [{"id": r.case.id, "category": r.case.category, "status": r.status,
+                         "reason": r.reason, "extra_columns": r.extra_columns, "sql": r.sql,
                          "elapsed_ms": round(r.elapsed_ms, 1)} for r in summary.results],
         }, indent=2))
     else:
         print("\n" + format_summary(summary, name))
-    return 0
+        for failure in failures:
+            print(failure)
+    return 1 if failures else 0
+
+
+def _fraction(value: float) -> float:
+    return value / 100 if value > 1 else value
+
+
+def _threshold_failures(summary: Summary, min_accuracy: float | None,
+                        max_wrong: float | None) -> list[str]:
+    failures = []
+    if min_accuracy is not None and summary.accuracy < _fraction(min_accuracy):
+        failures.append(f"FAILED: accuracy {100 * summary.accuracy:.1f}% is below "
+                        f"{100 * _fraction(min_accuracy):.1f}%.")
+    if max_wrong is not None and summary.wrong_rate > _fraction(max_wrong):
+        failures.append(f"FAILED: {100 * summary.wrong_rate:.1f}% wrong is above "
+                        f"{100 * _fraction(max_wrong):.1f}%.")
+    return failures

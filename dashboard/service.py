@@ -31,6 +31,7 @@ from dashboard.errors import (
     UnsafeQuery,
 )
 from dashboard.generators.base import Draft, Generator, ask_deadline, get_generator
+from dashboard.intent import check_intent
 from dashboard.store import User, Widget
 
 if TYPE_CHECKING:
@@ -325,6 +326,7 @@ def preview(db: Database, user: User, prompt: str, *, previous: Preview | None =
     del user  # previews touch no user data; kept for a uniform, auditable signature
     started = time.monotonic()
     question = _check_prompt(prompt)
+    check_intent(question)  # data-changing and non-data requests: declined before any generator
     chart = _check_chart(chart)
     generator = generator or _default_generator(db.settings)
     book = _Attempts(on_step=on_step)

@@ -63,7 +63,8 @@ _SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("manager", "boss", "supervisor"),
     ("channel", "platform"),
     ("status", "state"),
-    ("length", "duration", "millisecond", "runtime", "long"),
+    ("length", "duration", "runtime", "long"),
+    ("population", "inhabitants", "residents", "populated", "populous"),
 )
 
 _IRREGULAR = {

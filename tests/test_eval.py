@@ -142,3 +142,92 @@ def test_run_cli_prints_a_table_and_a_summary(db: Database, tmp_path: Path,
     assert evaluation.run_cli(db, str(path), as_json=True) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["correct"] == 3 and report["results"][3]["status"] == "declined"
+
+
+# --- decline lines, outcomes, thresholds ------------------------------------------------
+
+
+def _write(tmp_path: Path, rows: list[dict]) -> Path:
+    path = tmp_path / "cases.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def test_decline_lines_load_with_a_null_gold(tmp_path: Path) -> None:
+    path = _write(tmp_path, [{"id": "d1", "category": "unanswerable", "question": "q?",
+                              "gold_sql": None, "expect": "decline"}])
+    (case,) = load_cases(path)
+    assert case.expects_decline and case.gold_sql is None and case.category == "unanswerable"
+    # A null gold without "expect": "decline" is a malformed line, not the text "None".
+    with pytest.raises(InvalidInput, match="line 1"):
+        load_cases(_write(tmp_path, [{"id": "x", "question": "q?", "gold_sql": None}]))
+
+
+class _Fixed:
+    """A generator with fixed answers per question (None: declines)."""
+
+    name, model = "fixed", None
+
+    def __init__(self, answers: dict[str, str | None]) -> None:
+        self.answers = answers
+
+    def generate(self, question: str, context: object, **_: object):
+        from dashboard.errors import GenerationFailed
+        from dashboard.generators.base import Draft
+
+        sql = self.answers[question]
+        if sql is None:
+            raise GenerationFailed("declined")
+        return Draft(sql=sql)
+
+
+def test_four_outcomes_per_question_and_category(db: Database) -> None:
+    cases = [
+        Case("a", "right", "SELECT 1", category="easy"),
+        Case("b", "off", "SELECT 1", category="easy"),
+        Case("c", "shy", "SELECT 1", category="hard"),
+        Case("d", "must decline", None, category="hard", expect="decline"),
+        Case("e", "answers anyway", None, category="hard", expect="decline"),
+        Case("f", "broken gold", "SELECT no_such_column FROM nowhere", category="hard"),
+        Case("g", "bad sql", "SELECT 1", category="hard"),
+    ]
+    generator = _Fixed({"right": "SELECT 1", "off": "SELECT 2", "shy": None,
+                        "must decline": None, "answers anyway": "SELECT 1",
+                        "broken gold": "SELECT 1", "bad sql": "SELECT nonsense FROM x"})
+    summary = evaluate(cases, db=db, generator=generator, catalog=get_catalog(db))
+    assert [r.status for r in summary.results] == [
+        "correct", "wrong", "declined", "correct", "wrong", "broken", "error"]
+    assert summary.by_category()["easy"] == {"correct": 1, "wrong": 1, "declined": 0,
+                                             "error": 0, "broken": 0}
+    text = evaluation.format_summary(summary, "fixed")
+    assert "wrong:    2" in text and "broken questions (gold SQL failed): 1" in text
+
+
+def test_intent_gate_runs_in_eval_like_in_the_app(db: Database) -> None:
+    cases = [Case("x", "delete all cancelled orders", None, expect="decline")]
+    generator = _Fixed({})  # never asked
+    summary = evaluate(cases, db=db, generator=generator, catalog=get_catalog(db))
+    assert summary.results[0].status == "correct"
+
+
+def test_thresholds_make_the_cli_fail(db: Database, tmp_path: Path, capsys) -> None:
+    path = _write(tmp_path, [
+        {"id": "ok", "question": "How many orders are there?",
+         "gold_sql": "SELECT count(*) FROM demo.orders"},
+        {"id": "no", "question": "What is our margin?", "gold_sql": "SELECT 1"},
+    ])
+    assert evaluation.run_cli(db, str(path), min_accuracy=0.5, max_wrong=0) == 0
+    assert evaluation.run_cli(db, str(path), min_accuracy=90) == 1
+    assert "FAILED: accuracy 50.0% is below 90.0%" in capsys.readouterr().out
+    args = build_parser().parse_args(["eval", "f.jsonl", "--min-accuracy", "0.9",
+                                      "--max-wrong", "5"])
+    assert (args.min_accuracy, args.max_wrong) == (0.9, 5.0)
+
+
+def test_a_result_cut_at_max_rows_is_compared_with_a_gold_as_large() -> None:
+    gold = [(i,) for i in range(10)]
+    kept = evaluation._compare_truncated(gold, [(i,) for i in range(5)], False, 1, 1)
+    assert kept.match and "cut at MAX_ROWS" in kept.reason
+    assert not evaluation._compare_truncated(gold, [(99,)], False, 1, 1).match
+    assert evaluation._compare_truncated(gold, gold[:3], True, 1, 1).match
+    assert not evaluation._compare_truncated(gold, gold[1:4], True, 1, 1).match

@@ -160,7 +160,10 @@ def test_numeric_comparison_with_percent_of_a_fraction_column(ask) -> None:
 
 
 def test_user_text_only_reaches_sql_as_quoted_literals(ask) -> None:
-    sql = ask("revenue in europe'; drop table users; --").sql
+    # The precision gate declines the stray words; a value still only becomes a literal.
+    with pytest.raises(GenerationFailed, match="drop"):
+        ask("revenue in europe'; drop table users; --")
+    sql = ask("revenue in 'Europe'").sql
     statements = sqlglot.parse(sql, read="postgres")
     assert len(statements) == 1 and isinstance(statements[0], exp.Select)
     assert "DROP" not in sql.upper()

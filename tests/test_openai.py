@@ -378,3 +378,27 @@ def test_openai_without_key_or_url_says_what_to_set() -> None:
     with pytest.raises(GenerationFailed) as caught:
         generator.generate("q", Context())
     assert "OPENAI_API_KEY" in caught.value.message and "OPENAI_BASE_URL" in caught.value.message
+
+
+def test_context_sent_holds_roles_inferred_joins_and_value_matches(
+        httpserver: HTTPServer, generator: OpenAIGenerator) -> None:
+    from domains import UNDECLARED
+
+    from dashboard.catalog import Catalog, build_context
+    from dashboard.values import LazyValues, ValueIndex
+
+    values = ValueIndex()
+    values.add("public.members", "surname", "Rownam")
+    catalog = Catalog(("public",), UNDECLARED, values=LazyValues(lambda: values))
+    context = build_context(catalog, "How many slots did Rownam book?", token_budget=2000,
+                            send_samples=True)
+    httpserver.expect_request(PATH, method="POST").respond_with_json(completion(GOOD))
+    generator.generate("How many slots did Rownam book?", context)
+    (body,) = bodies(httpserver)
+    sent = body["messages"][1]["content"]
+    assert "memid integer JOINS public.members(memid) (by name, not declared)" in sent
+    assert "identifier, never sum or average" in sent and "role: measure" in sent
+    assert "'Rownam' is public.members.surname = 'Rownam'" in sent
+    private = build_context(catalog, "How many slots did Rownam book?", token_budget=2000,
+                            send_samples=False)
+    assert "Rownam" not in private.text

@@ -113,8 +113,9 @@ class Lexicon:
         t = self.tables[table]
         first = next((c for c in t.columns if c.is_text and "first" in c.name.lower()
                       and "name" in c.name.lower()), None)
-        last = next((c for c in t.columns if c.is_text and "last" in c.name.lower()
-                     and "name" in c.name.lower()), None)
+        last = next((c for c in t.columns if c.is_text and (
+            ("last" in c.name.lower() and "name" in c.name.lower()) or
+            c.name.lower() in {"surname", "family_name", "familyname"})), None)
         if first is not None and last is not None:
             return [first, last]
         label = self.label_column(table)
@@ -197,6 +198,12 @@ def _comment_aliases(comment: str | None) -> list[list[str]]:
     return aliases
 
 
+def is_list_column(values: Sequence[str]) -> bool:
+    """Whether a text column holds comma-separated lists (tags, cast members)."""
+    listed = sum(1 for v in values if ", " in v)
+    return bool(values) and listed >= max(2, len(values) // 5)
+
+
 def build_lexicon(tables: Sequence[Table]) -> Lexicon:
     """The planner's vocabulary for the given tables."""
     lex = Lexicon(tables={t.qualified_name: t for t in tables})
@@ -215,10 +222,13 @@ def build_lexicon(tables: Sequence[Table]) -> Lexicon:
             _add_column(lex, t, c, entity)
     for t in tables:
         for c in t.columns:
+            if is_list_column(c.samples):
+                continue  # "Dramas, Comedies": a list per row, never equal to one value
             for value in c.samples:
                 words = textlib.words(value)
-                if not words or value.strip().isdigit() or len(value.strip()) < 2:
-                    continue
+                if not words or value.strip().isdigit() or len(value.strip()) < 2 or \
+                        value.strip().lower() in textlib.STOPWORDS:
+                    continue  # 'IN' or 'US' as codes: never read from "in" or "us"
                 lex.add([textlib.stem(w) for w in words],
                         Target("value", t.qualified_name, c.name, value))
     for t in tables:
@@ -228,17 +238,22 @@ def build_lexicon(tables: Sequence[Table]) -> Lexicon:
     return lex
 
 
+_DURATION_UNITS = {"millisecond", "milliseconds", "ms", "seconds", "secs", "minutes", "mins",
+                   "hours"}
 _QUANTITY_NAMES = ("quantity", "qty", "units", "quantity_sold", "units_sold", "quantity_ordered")
-_PRICE_NAMES = ("unit_price", "price", "sale_price", "selling_price", "price_each", "unitprice",
+_PRICE_NAMES = ("unit_price", "price", "sale_price", "selling_price", "price_each",
                 "list_price")
 _AMOUNT_NAMES = ("revenue", "sales", "total", "amount", "total_amount", "grand_total",
                  "total_price", "line_total", "sales_amount", "amount_paid", "payment_amount",
-                 "net_amount", "subtotal", "totaldue", "total_due")
+                 "net_amount", "subtotal", "total_due")
 
 
 def _named(table: Table, names: tuple[str, ...]) -> Column | None:
-    lowered = {c.name.lower(): c for c in table.columns if c.is_numeric}
-    return next((lowered[n] for n in names if n in lowered), None)
+    """The first numeric column called one of `names`, with or without underscores
+    (unit_price, UnitPrice)."""
+    lowered = {c.name.lower().replace("_", ""): c for c in table.columns if c.is_numeric}
+    return next((lowered[n.replace("_", "")] for n in names
+                 if n.replace("_", "") in lowered), None)
 
 
 def _guess_revenue(lex: Lexicon) -> None:
@@ -306,6 +321,11 @@ def _add_column(lex: Lexicon, t: Table, c: Column, entity: list[str]) -> None:
                 lex.add(entity[-1:] + name_stems, target)
         if len(name_stems) > 1 and name_stems[-1] not in {"nam", "id", "number", "cod"}:
             lex.add(name_stems[-1:], target)
+        if c.is_numeric and len(name_stems) > 1 and name_stems[-1] == "year":
+            lex.add(name_stems[:1], target)  # "released in 2020" -> release_year
+        if c.is_numeric and set(textlib.words(c.name.replace("_", " "))) & _DURATION_UNITS:
+            for word in ("length", "duration"):  # a column counted in time units
+                lex.add([textlib.stem(word)], target)
     for alias in _comment_aliases(c.comment):
         stems = [textlib.stem(w) for w in alias]
         if stems and stems != entity and not (c.is_time and stems[-1] not in

@@ -1,0 +1,312 @@
+"""The offline planner's rules and precision gate, one rule at a time, on schema fixtures
+from six domains (no database: the planner reads only the catalog)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import pytest
+import sqlglot
+from domains import CLINIC, GEOGRAPHY, HR, LIBRARY, SHOP, STREAMING
+from sqlglot import exp
+
+from dashboard.catalog import SchemaContext, Table
+from dashboard.config import parse_settings
+from dashboard.errors import GenerationFailed, NeedsClarification
+from dashboard.generators import gate, planner, rules
+from dashboard.generators.base import Draft
+from dashboard.generators.lexicon import ColRef, Cond, build_lexicon
+from dashboard.generators.offline import OfflineGenerator
+from dashboard.values import ValueMatch
+
+TODAY = date(2026, 11, 25)
+
+
+def ask(tables: Sequence[Table], question: str,
+        values: tuple[ValueMatch, ...] = ()) -> Draft:
+    generator = OfflineGenerator(parse_settings({}), today=TODAY)
+    return generator.generate(question, SchemaContext(tuple(tables), "", 0, values))
+
+
+def tree(draft: Draft) -> exp.Select:
+    parsed = sqlglot.parse_one(draft.sql, read="postgres")
+    assert isinstance(parsed, exp.Select)
+    return parsed
+
+
+def checked(tables: Sequence[Table], question: str, sql: str,
+            filters: Sequence[Cond] = ()) -> gate.Checked:
+    """The gate's view of `question` with a hand-written query (rule-level tests)."""
+    lex = build_lexicon(tables)
+    text = question.lower()
+    tokens = planner.tokenize(text, question)
+    mentions = planner.find_mentions(tokens, lex)
+    plan = planner.Plan(question, filters=list(filters), text=text, tokens=tokens,
+                        mentions=mentions)
+    return gate.Checked(question, plan.text, plan.tokens, plan.mentions, plan, lex,
+                        sqlglot.parse_one(sql, read="postgres"))
+
+
+def aggregates(query: exp.Expression) -> set[str]:
+    return {type(a).__name__ for a in query.find_all(exp.AggFunc)}
+
+
+# --- precision gate, rule by rule -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("tables", "question", "sql"), [
+    (LIBRARY, "What is the total loan id?", "SELECT SUM(l.loan_id) FROM public.loans AS l"),
+    (CLINIC, "Average patient id of visits",
+     "SELECT AVG(v.patient_id) FROM public.visits AS v"),
+    (SHOP, "Total customer id of orders", "SELECT SUM(o.customer_id) FROM public.orders AS o"),
+])
+def test_ids_are_never_summed_or_averaged(tables, question: str, sql: str) -> None:
+    with pytest.raises(GenerationFailed, match="identifier"):
+        gate.ids_not_aggregated(checked(tables, question, sql))
+
+
+def test_measures_may_be_summed() -> None:
+    gate.ids_not_aggregated(checked(CLINIC, "Total cost of visits",
+                                    "SELECT SUM(v.cost) FROM public.visits AS v"))
+
+
+def test_function_words_are_never_values() -> None:
+    code = ColRef("public.country", "code")
+    with pytest.raises(GenerationFailed, match="plain English"):
+        gate.values_are_phrases(checked(
+            GEOGRAPHY, "Which cities are in Asia?", "SELECT 1", [Cond(code, "=", "in")]))
+    with pytest.raises(GenerationFailed, match="code"):
+        gate.values_are_phrases(checked(
+            GEOGRAPHY, "Cities in the ca region", "SELECT 1", [Cond(code, "=", "CA")]))
+    # Typed as the data holds it, a short code is a value.
+    gate.values_are_phrases(checked(GEOGRAPHY, "Cities in CA", "SELECT 1",
+                                    [Cond(code, "=", "CA")]))
+
+
+def test_a_threshold_is_never_a_limit() -> None:
+    question = "Which departments have at least 3 employees?"
+    limited = ("SELECT d.department_name FROM public.departments AS d JOIN public.employees AS e "
+               "ON e.department_id = d.department_id GROUP BY 1 LIMIT 3")
+    with pytest.raises(GenerationFailed, match="at least 3"):
+        gate.numbers_placed(checked(HR, question, limited))
+    having = ("SELECT d.department_name FROM public.departments AS d JOIN public.employees AS e "
+              "ON e.department_id = d.department_id GROUP BY 1 HAVING COUNT(*) >= 3")
+    gate.numbers_placed(checked(HR, question, having))
+
+
+def test_a_stated_number_is_never_dropped() -> None:
+    with pytest.raises(GenerationFailed, match="90"):
+        gate.numbers_placed(checked(STREAMING, "How many shows released after 2019 run 90",
+                                    "SELECT COUNT(*) FROM public.shows AS s"))
+
+
+def test_negations_must_become_conditions() -> None:
+    question = "How many patients have no visits?"
+    with pytest.raises(GenerationFailed, match="'no'"):
+        gate.negation_placed(checked(CLINIC, question,
+                                     "SELECT COUNT(*) FROM public.patients AS p"))
+    gate.negation_placed(checked(CLINIC, question, (
+        "SELECT COUNT(*) FROM public.patients AS p WHERE NOT p.patient_id IN "
+        "(SELECT v.patient_id FROM public.visits AS v)")))
+    gate.negation_placed(checked(LIBRARY, "Loans not returned yet", (
+        "SELECT COUNT(*) FROM public.loans AS l WHERE l.returned_at IS NULL")))
+
+
+def test_every_content_word_is_accounted_for() -> None:
+    with pytest.raises(GenerationFailed, match="'overdue'"):
+        gate.words_accounted_for(checked(LIBRARY, "How many loans are overdue?",
+                                         "SELECT COUNT(*) FROM public.loans AS l"))
+    gate.words_accounted_for(checked(LIBRARY, "How many loans are there?",
+                                     "SELECT COUNT(*) FROM public.loans AS l"))
+
+
+def test_every_schema_mention_is_used() -> None:
+    with pytest.raises(GenerationFailed, match="ward"):
+        gate.mentions_used(checked(CLINIC, "Average cost by ward",
+                                   "SELECT AVG(v.cost) FROM public.visits AS v"))
+
+
+def test_listings_are_not_counts() -> None:
+    with pytest.raises(GenerationFailed, match="listing"):
+        gate.listing_not_counted(checked(LIBRARY, "Show the title and genre of books",
+                                         "SELECT COUNT(*) FROM public.books AS b"))
+
+
+@pytest.mark.parametrize("question", [
+    "Which employees earn more than their manager?",
+    "Which employees earn more than the average salary?",
+    "Which borrowers borrowed the same book twice?",
+    "Salary times 12 by department",
+])
+def test_shapes_the_planner_cannot_build_are_declined(question: str) -> None:
+    with pytest.raises(GenerationFailed, match="cannot build"):
+        gate.unsupported_shapes(checked(HR, question, "SELECT 1"))
+
+
+def test_each_listed_aggregate_must_be_built() -> None:
+    with pytest.raises(GenerationFailed, match="several figures"):
+        gate.every_listed_aggregate(checked(
+            HR, "Find the highest, lowest and average salary",
+            "SELECT AVG(e.salary) FROM public.employees AS e"))
+
+
+def test_distinct_counts_count_the_entity_their_key_names() -> None:
+    with pytest.raises(GenerationFailed, match="manager_id"):
+        gate.distinct_count_of_its_entity(checked(
+            HR, "How many employees are there?",
+            "SELECT COUNT(DISTINCT e.manager_id) FROM public.employees AS e"))
+    gate.distinct_count_of_its_entity(checked(
+        LIBRARY, "How many borrowers borrowed books?",
+        "SELECT COUNT(DISTINCT l.borrower_id) FROM public.loans AS l"))
+
+
+def test_a_threshold_on_a_total_needs_having() -> None:
+    with pytest.raises(GenerationFailed, match="total"):
+        gate.total_threshold_is_having(checked(
+            GEOGRAPHY, "Which continents have a total population of more than 500 million?",
+            "SELECT DISTINCT c.continent FROM public.country AS c "
+            "WHERE c.population > 500000000"))
+
+
+# --- end to end over the domains: answers, declines, interpretation --------------------
+
+
+def test_plain_questions_in_each_domain_are_answered() -> None:
+    visits = tree(ask(CLINIC, "How many visits per ward?"))
+    assert aggregates(visits) == {"Count"} and visits.args.get("group") is not None
+    shows = tree(ask(STREAMING, "How many shows are rated PG?"))
+    (where,) = list(shows.find_all(exp.Where))
+    assert where.find(exp.Literal).this == "PG"
+    costs = tree(ask(CLINIC, "Total cost of visits by ward"))
+    assert aggregates(costs) == {"Sum"}
+
+
+def test_listing_rows_names_the_columns_and_keeps_the_condition() -> None:
+    draft = ask(HR, "Display the last name and salary of employees who earn more than 15000")
+    query = tree(draft)
+    assert not aggregates(query) and not query.args.get("distinct")
+    assert [e.alias_or_name for e in query.expressions] == ["last_name", "salary"]
+    assert query.find(exp.GT).expression.this == "15000"
+    assert draft.interpretation.startswith("Last name, salary of each row of employees")
+    books = tree(ask(LIBRARY, "List the title and genre of books"))
+    assert [e.alias_or_name for e in books.expressions] == ["title", "genre"]
+
+
+def test_data_changes_and_unknown_words_are_declined_with_the_word() -> None:
+    with pytest.raises(GenerationFailed, match="'overdue'"):
+        ask(LIBRARY, "How many loans are overdue?")
+    with pytest.raises(GenerationFailed):
+        ask(GEOGRAPHY, "Which countries have at least 3 official languages?")
+
+
+def test_a_literal_in_two_tables_asks_which_one_is_meant() -> None:
+    both = (ValueMatch("Singapore", "public.country", "name", "Singapore"),
+            ValueMatch("Singapore", "public.city", "name", "Singapore"))
+    with pytest.raises(NeedsClarification) as raised:
+        ask(GEOGRAPHY, "What is the population of Singapore?", both)
+    options = raised.value.options
+    assert len(options) == 2
+    for option in options:
+        query = tree(ask(GEOGRAPHY, option.prompt, both))
+        (literal,) = [lit for lit in query.find_all(exp.Literal) if lit.is_string]
+        table = query.find(exp.From).this.name
+        assert literal.this == "Singapore" and table in option.label
+
+
+def test_interpretation_names_the_dates_of_a_relative_period() -> None:
+    draft = ask(HR, "How many employees were hired last quarter?")
+    # The data ends 2018-04-21: the last full quarter before it.
+    assert "hire date is from 2018-01-01 to before 2018-04-01" in draft.interpretation
+
+
+def test_a_period_past_the_data_says_where_the_data_ends() -> None:
+    draft = ask(HR, "How many employees were hired in 2030?")
+    assert "no data after 2018-04-21" in draft.interpretation
+
+
+def test_rules_run_in_order_and_leave_other_plans_alone() -> None:
+    lex = build_lexicon(CLINIC)
+    plan = planner.parse("How many visits per ward?", lex)
+    assert rules.apply(plan, lex).listing is False
+    assert rules.RULES[0] is rules.listing_rows
+
+
+def test_null_semantics_become_is_null_or_an_anti_join() -> None:
+    managers = tree(ask(HR, "Which employees do not have a manager?"))
+    (test,) = list(managers.find_all(exp.Is))
+    assert test.this.name == "manager_id" and isinstance(test.expression, exp.Null)
+    assert not aggregates(managers)
+    lonely = ask(CLINIC, "How many patients have no visits?")
+    query = tree(lonely)
+    anti = query.find(exp.Not).this
+    assert isinstance(anti, exp.In) and anti.args["query"].find(exp.Table).name == "visits"
+    assert query.find(exp.From).this.name == "patients"
+    assert "no visits row refers to it" in lonely.interpretation
+
+
+def test_values_listed_with_and_before_the_rows_are_groups() -> None:
+    query = tree(ask(CLINIC, "How many Cardiology and Oncology visits?"))
+    assert query.args.get("group") is not None
+    one_total = tree(ask(CLINIC, "Total cost for Cardiology and Oncology in 2024"))
+    assert one_total.args.get("group") is None
+
+
+def test_a_yes_no_column_is_not_read_as_empty() -> None:
+    lex = build_lexicon(LIBRARY)
+    plan = planner.parse("How many loans were not returned?", lex)
+    assert not any(f.op == "isnull" and f.col.column != "returned_at"
+                   for f in rules.null_tests(plan, lex).filters)
+
+
+def test_a_share_of_all_rows_is_one_figure() -> None:
+    draft = ask(STREAMING, "What percentage of shows are Movie?")
+    query = tree(draft)
+    assert query.args.get("group") is None and query.find(exp.Filter) is not None
+    assert draft.interpretation.startswith("Percentage:")
+
+
+def test_a_verb_names_an_integer_year_column() -> None:
+    draft = ask(STREAMING, "How many shows were released in 2020?")
+    query = tree(draft)
+    bounds = {(type(c).__name__, c.expression.this) for c in query.find_all(exp.GTE, exp.LT)}
+    assert bounds == {("GTE", "2020"), ("LT", "2021")}
+    assert {c.this.name for c in query.find_all(exp.GTE, exp.LT)} == {"release_year"}
+    listing = tree(ask(STREAMING, "List the shows released in 2021"))
+    assert not aggregates(listing) and listing.expressions[0].this.name == "title"
+
+
+def test_list_columns_are_not_values() -> None:
+    from dashboard.generators.lexicon import is_list_column
+
+    assert is_list_column(["Dramas, Comedies", "Comedies", "Dramas, Thrillers"])
+    assert not is_list_column(["Movie", "TV Show"])
+
+
+def test_two_columns_answering_to_one_word_ask_which() -> None:
+    from dashboard.catalog import Column
+
+    passengers = (Table("public", "passenger", None, 1300, (
+        Column("passenger_id", "integer", False, None, True), Column("age", "real", True),
+        Column("class", "text", True, samples=("1st", "2nd", "3rd"), distinct_estimate=3),
+        Column("pclass", "integer", False, distinct_estimate=3))),)
+    with pytest.raises(NeedsClarification) as raised:
+        ask(passengers, "Average age of passengers by class")
+    for option, column in zip(raised.value.options, ("class", "pclass"), strict=True):
+        query = tree(ask(passengers, option.prompt))
+        assert query.args["group"].expressions[0].name == column
+
+
+def test_an_order_asked_for_is_the_order_built() -> None:
+    question = "Total cost per ward, sorted by ward"
+    gate.sorted_as_asked(checked(CLINIC, question, (
+        "SELECT v.ward, SUM(v.cost) AS total FROM public.visits AS v GROUP BY v.ward "
+        "ORDER BY v.ward")))
+    with pytest.raises(GenerationFailed, match="sort by 'ward'"):
+        gate.sorted_as_asked(checked(CLINIC, question, (
+            "SELECT v.ward, SUM(v.cost) AS total FROM public.visits AS v GROUP BY v.ward "
+            "ORDER BY total")))
+    with pytest.raises(GenerationFailed, match="direction"):
+        gate.sorted_as_asked(checked(CLINIC, question, (
+            "SELECT v.ward, SUM(v.cost) AS total FROM public.visits AS v GROUP BY v.ward "
+            "ORDER BY v.ward DESC")))
