@@ -97,9 +97,17 @@ def database() -> Database:
 
 
 def _forget_database() -> None:
-    """Drop the process's Database (tests switch DATABASE_URL between cases)."""
+    """Close and drop the process's Database (tests switch DATABASE_URL between cases);
+    a pool left to the garbage collector would try to join its own worker thread."""
     with _start_lock:
+        futures = list(_starts.values())
         _starts.clear()
+    for future in futures:
+        try:
+            future.result()
+        except BaseException:  # a failed start has nothing to close
+            continue
+        future.result().close()
 
 
 database.clear = _forget_database  # type: ignore[attr-defined]
