@@ -245,6 +245,58 @@ def test_null_semantics_become_is_null_or_an_anti_join() -> None:
     assert "no visits row refers to it" in lonely.interpretation
 
 
+@pytest.mark.parametrize(("tables", "question", "column"), [
+    (STREAMING, "How many titles have no rating listed?", "rating"),
+    (CLINIC, "How many patients have no year of birth recorded?", "birth_year"),
+    (LIBRARY, "How many books with a missing genre?", "genre"),
+])
+def test_an_empty_value_named_by_a_phrase_is_is_null(tables, question: str,
+                                                      column: str) -> None:
+    query = tree(ask(tables, question))
+    (test,) = list(query.find_all(exp.Is))
+    assert test.this.name == column and isinstance(test.expression, exp.Null)
+    assert aggregates(query) == {"Count"} and query.args.get("group") is None
+
+
+def _vs_average(query: exp.Select) -> exp.Expression:
+    (where,) = list(query.find_all(exp.Where))
+    compare = where.this
+    assert isinstance(compare.expression, exp.Subquery)
+    (avg,) = list(compare.expression.find_all(exp.Avg))
+    assert avg.this.name == compare.this.name
+    return compare
+
+
+@pytest.mark.parametrize(("tables", "question", "column", "kind"), [
+    (HR, "List the employees who earn more than the average salary", "salary", exp.GT),
+    (GEOGRAPHY, "Which countries have a population below the average?", "population",
+     exp.LT),
+])
+def test_a_column_compared_with_its_average_lists_the_rows(tables, question: str,
+                                                           column: str, kind) -> None:
+    query = tree(ask(tables, question))
+    compare = _vs_average(query)
+    assert isinstance(compare, kind) and compare.this.name == column
+    assert query.args.get("group") is None
+    assert not [a for e in query.expressions for a in e.find_all(exp.AggFunc)]
+
+
+def test_a_count_of_rows_above_the_average_is_a_count() -> None:
+    query = tree(ask(CLINIC, "How many visits cost more than the average cost?"))
+    assert isinstance(_vs_average(query), exp.GT)
+    assert aggregates(query) == {"Count", "Avg"}
+
+
+def test_an_average_per_group_is_not_read_as_the_table_average() -> None:
+    with pytest.raises(GenerationFailed):
+        ask(HR, "Which employees earn more than the average salary of their department?")
+
+
+def test_a_table_named_before_number_lists_its_key() -> None:
+    query = tree(ask(HR, "Show the employee number and salary of employees hired in 2015"))
+    assert {e.alias_or_name for e in query.expressions} >= {"employee_id", "salary"}
+
+
 def test_values_listed_with_and_before_the_rows_are_groups() -> None:
     query = tree(ask(CLINIC, "How many Cardiology and Oncology visits?"))
     assert query.args.get("group") is not None

@@ -81,6 +81,8 @@ def _describe(cond: Cond) -> str:
         return "is empty" if cond.op == "isnull" else "is not empty"
     if cond.op == "notin_select":
         return f"has no row in {cond.value[0]}"  # type: ignore[index]
+    if cond.op == "vs_avg":
+        return f"{'above' if cond.value[0] == '>' else 'below'} its average"  # type: ignore[index]
     if cond.op in {"in", "notin"}:
         values = ", ".join(str(v) for v in cond.value)  # type: ignore[attr-defined]
         return f"{'not ' if cond.op == 'notin' else ''}in {values}"

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from dashboard import text as textlib
 from dashboard.generators.lexicon import ColRef, Cond, Lexicon
-from dashboard.generators.reading import Dim, Measure, Plan
+from dashboard.generators.reading import Dim, Measure, Mention, Plan
 from dashboard.generators.roles import _pick_column
 
 Rule = Callable[[Plan, Lexicon], Plan]
@@ -36,11 +36,111 @@ _ROW_START = {"of", "for", "who", "whose", "where", "that", "which", "with", "in
               "whom", "having", "on", "at"}
 
 
+_VS_AVERAGE = re.compile(
+    r"\b(?:(?P<up>more|greater|higher|larger|bigger|above)|(?P<down>less|lower|smaller|"
+    r"fewer|below))\s+(?:than\s+)?(?:the\s+)?(?:overall\s+)?(?:average|mean)\b")
+_ABOVE_BELOW = re.compile(r"\b(?:more|greater|higher|larger|bigger|above|less|lower|"
+                          r"smaller|fewer|below|than|the|overall|average|mean|is|are|was|"
+                          r"were|of|all)\b")
+
+
+def compare_with_average(plan: Plan, lex: Lexicon) -> Plan:
+    """'countries whose population is greater than the average population', 'employees who
+    earn more than the average salary': each row's column against the column's average
+    over its table; the rows are listed (or counted), not averaged."""
+    found = _VS_AVERAGE.search(plan.text)
+    if found is None:
+        return plan
+    sort_at = _SORT.search(plan.text)
+    head = plan.text[:sort_at.start()] if sort_at else plan.text
+    if re.search(r"\b(?:each|per|every|by|their|its)\b", head):
+        return plan  # "above the average of their department": a per-group average
+    placed = {i for i, t in enumerate(plan.tokens)
+              if found.start() <= t.start < found.end()}
+    after = [m for m in plan.mentions if m.first == max(placed) + 1]
+    before = [m for m in plan.mentions if m.last <= min(placed) and all(
+        _ABOVE_BELOW.fullmatch(t.word) for t in plan.tokens[m.last:min(placed)])]
+    chosen = None
+    for m in after + before[-1:]:
+        col = _pick_column([t for t in m.targets if t.kind == "column"], plan, lex,
+                           numeric=True)
+        if col is not None and lex.column(col).is_numeric and not lex.column(col).primary_key:
+            chosen, mention = col, m
+            break
+    if chosen is None:
+        return plan
+    placed |= set(range(mention.first, mention.last))
+    rest = plan.tokens[max(placed) + 1:]
+    if len(rest) >= 2 and rest[0].word == "of" and rest[-1].word not in {"all"}:
+        # "the average population of all countries" reads as the table's average; any
+        # other "of ..." ("of their department") names a group: not built here.
+        words = [t.word for t in rest[:4]]
+        if "all" not in words and "every" not in words:
+            return plan
+        k = max(placed) + 1
+        while k < len(plan.tokens) and plan.tokens[k].word in {"of", "all", "every", "the"}:
+            placed.add(k)
+            k += 1
+        if k < len(plan.tokens) and any(t.kind == "entity" and t.table == chosen.table
+                                        for m in plan.mentions if m.first == k
+                                        for t in m.targets):
+            placed |= {i for m in plan.mentions if m.first == k
+                       for i in range(m.first, m.last)}
+    plan.filters.append(Cond(chosen, "vs_avg", (">" if found.group("up") else "<",
+                                                 chosen.table)))
+    plan.placed |= placed
+    counted = re.search(r"\bhow many\b|\bnumber of\b|\bcount\b", plan.text)
+    plan.measures = [m for m in plan.measures if m.col != chosen]
+    if counted and not plan.measures:
+        plan.measures = [Measure("count", table=chosen.table, words=chosen.table)]
+    plan.dims = [d for d in plan.dims if not (d.kind == "column" and
+                                              d.column == chosen.column and
+                                              d.table == chosen.table)]
+    plan = listing_rows(plan, lex)
+    if not plan.listing and not plan.measures:
+        plan.dims = [Dim("entity", chosen.table)]
+        plan.listing = True
+        plan.rows = True
+    elif not plan.listing and re.search(r"^\s*(?:which|what|who|list|show|display|give|"
+                                        r"find|select)\b", plan.text) and not re.search(
+                                            r"\bhow many\b|\bnumber of\b|\bcount\b",
+                                            plan.text):
+        plan.measures = []
+        plan.dims = [Dim("entity", chosen.table)]
+        plan.listing = True
+        plan.rows = True
+    return plan
+
+
+def _key_named(plan: Plan, lex: Lexicon, m: Mention) -> ColRef | None:
+    """'employee number', 'member id': the key of the table named right before it."""
+    if m.last >= len(plan.tokens) or plan.tokens[m.last].word not in {
+            "number", "numbers", "id", "ids", "key", "code", "codes", "no"}:
+        return None
+    tables = {t.table for t in m.targets if t.kind == "entity"}
+    if len(tables) != 1:
+        return None
+    keys = lex.tables[next(iter(tables))].primary_key
+    if len(keys) != 1:
+        return None
+    plan.placed.add(m.last)
+    return ColRef(next(iter(tables)), keys[0].name)
+
+
+def _open_text(plan: Plan) -> str:
+    """The question with the words a rule already placed blanked out."""
+    chars = list(plan.text)
+    for i in plan.placed:
+        t = plan.tokens[i]
+        chars[t.start:t.end] = " " * (t.end - t.start)
+    return "".join(chars)
+
+
 def listing_rows(plan: Plan, lex: Lexicon) -> Plan:
     """'Display the last name and salary of employees who earn more than 15000': the
     named columns of each matching row (not a count, not a total)."""
     text = plan.text
-    if not _LIST_VERB.search(text) or _AGGREGATE.search(text) or plan.grain:
+    if not _LIST_VERB.search(text) or _AGGREGATE.search(_open_text(plan)) or plan.grain:
         return plan
     sort_at = _SORT.search(text)
     zones = _zones(plan)
@@ -52,6 +152,8 @@ def listing_rows(plan: Plan, lex: Lexicon) -> Plan:
         typed = " ".join(t.word for t in plan.tokens[m.first:m.last])
         targets = [t for t in m.targets if t.kind == "column"]
         col = _pick_column(targets, plan, lex, typed=typed) if targets else None
+        if col is None:
+            col = _key_named(plan, lex, m)
         if sort_at is not None and start > sort_at.start():
             if col is not None:
                 order.append(col)
@@ -79,7 +181,8 @@ def listing_rows(plan: Plan, lex: Lexicon) -> Plan:
     return plan
 
 
-_NEGATION = re.compile(r"^(?:no|not|without|never|none|\w+n't|cannot)$")
+_NEGATION = re.compile(r"^(?:no|not|without|never|none|neither|nor|missing|unknown|empty|"
+                       r"\w+n't|cannot)$")
 _LINKING = {"have", "has", "had", "a", "an", "any", "the", "been", "made", "make", "got",
             "get", "yet", "recorded", "assigned", "given", "entered", "known", "listed", "set",
             "to", "their", "its", "his", "her", "do", "does", "did", "is", "are", "was",
@@ -88,19 +191,22 @@ _LINKING = {"have", "has", "had", "a", "an", "any", "the", "been", "made", "make
 
 _HAVE = {"have", "has", "had", "assigned", "recorded", "given", "listed", "set", "entered",
          "known", "yet"}
+# Negations that name an empty value on their own ("a missing age", "no manager").
+_EMPTY_WORDS = {"no", "without", "never", "neither", "nor", "missing", "unknown", "empty"}
 
 
 def null_tests(plan: Plan, lex: Lexicon) -> Plan:
     """'employees who do not have a manager' -> manager_id IS NULL; 'departments with no
-    employees' -> no employees row refers to the department (an anti-join)."""
+    employees' -> no employees row refers to the department (an anti-join); 'a missing
+    age', 'no year of independence recorded', 'neither a director nor a cast listed'."""
     if any(f.op in {"<>", "notin", "isnull", "notin_select"} for f in plan.filters):
         return plan
-    subject = next((t.table for m in plan.mentions for t in m.targets
-                    if t.kind == "entity"), None)
+    subject = _subject(plan)
     if subject is None:
         return plan
+    found = False
     for i, token in enumerate(plan.tokens):
-        if token.marker or not _NEGATION.match(token.word):
+        if token.marker or not _NEGATION.match(token.word) or i in plan.placed:
             continue
         j = i + 1
         while j < len(plan.tokens) and not plan.tokens[j].marker and \
@@ -110,14 +216,25 @@ def null_tests(plan: Plan, lex: Lexicon) -> Plan:
             return plan
         word = plan.tokens[j]
         linked = {t.word for t in plan.tokens[i + 1:j]}
-        if token.word not in {"no", "without", "never"} and not linked & _HAVE:
+        if token.word not in _EMPTY_WORDS and not linked & _HAVE:
             return plan  # "did not survive": a verb, not a missing value
-        column = _nullable_column(lex, subject, word.stem)
-        if column is not None:
-            plan.filters.append(Cond(column, "isnull", None))
-            plan.placed.update(range(i, j + 1))
-            _place_referenced(plan, lex, column, j + 1)
-            return _consume(plan, subject)
+        named = _nullable_column(lex, subject, word.stem)
+        last = j
+        if named is None:
+            named, last = _nullable_phrase(plan, lex, subject, j)
+        if named is not None:
+            plan.filters.append(Cond(named, "isnull", None))
+            last = max([last] + [m.last - 1 for m in plan.mentions if m.first <= last < m.last])
+            while last + 1 < len(plan.tokens) and plan.tokens[last + 1].word in _HAVE:
+                last += 1  # "no director listed": the verb says the value is absent
+            plan.placed.update(range(i, last + 1))
+            _place_referenced(plan, lex, named, last + 1)
+            found = True
+            if token.word == "neither":
+                continue  # "... nor a cast listed": the second empty column follows
+            break
+        if found:
+            return plan  # "neither X nor <something unplaced>": the gate declines it
         for edge in lex.edges:
             child = edge.child.split(".")[-1]
             names = {textlib.stem(child), textlib.stem(textlib.singular(child))}
@@ -127,13 +244,56 @@ def null_tests(plan: Plan, lex: Lexicon) -> Plan:
                 plan.placed.update(range(i, j + 1))
                 return _consume(plan, subject)
         return plan
-    return plan
+    return _consume(plan, subject) if found else plan
+
+
+def _subject(plan: Plan) -> str | None:
+    """The rows the question is about: its first table named, else the one table all its
+    columns belong to ('how many titles have no director' over one table)."""
+    entity = next((t.table for m in plan.mentions for t in m.targets
+                   if t.kind == "entity"), None)
+    if entity is not None:
+        return entity
+    tables = {t.table for m in plan.mentions for t in m.targets if t.kind == "column"}
+    return next(iter(tables)) if len(tables) == 1 else None
+
+
+def _nullable_phrase(plan: Plan, lex: Lexicon, table: str, start: int
+                     ) -> tuple[ColRef | None, int]:
+    """'no year of independence recorded' -> indep_year: the one nullable column whose
+    every name word is a word (or the start of a word) of the next few words."""
+    window: list[tuple[int, str]] = []
+    k = start
+    while k < len(plan.tokens) and len(window) < 4 and not plan.tokens[k].marker:
+        if plan.tokens[k].word not in {"of", "the", "a", "an"}:
+            window.append((k, plan.tokens[k].stem))
+        k += 1
+    found: list[tuple[ColRef, int]] = []
+    for column in lex.tables[table].columns:
+        if not column.nullable or column.primary_key or column.type == "boolean":
+            continue
+        words = [textlib.stem(w) for w in re.split(r"[_\W]+", column.name.lower()) if w]
+        if len(words) < 2:
+            continue
+        hits = [next((k for k, s in window if s == w or (len(w) >= 4 and s.startswith(w))),
+                     None) for w in words]
+        if all(h is not None for h in hits) and window and window[0][0] in hits:
+            found.append((ColRef(table, column.name), max(h for h in hits if h is not None)))
+    if len(found) != 1:
+        return None, start
+    return found[0]
 
 
 def _consume(plan: Plan, subject: str) -> Plan:
     """Words a rule placed are no longer measures, groups or tables of the plan; what is
     left counts or lists the subject ('how many departments ...' / 'which employees')."""
     placed = {plan.tokens[i].word for i in plan.placed}
+    values = {(t.table, t.column, str(t.value).lower()) for m in plan.mentions
+              if set(range(m.first, m.last)) <= plan.placed for t in m.targets
+              if t.kind == "value"}
+    plan.filters = [f for f in plan.filters if not any(
+        (f.col.table, f.col.column, str(v).lower()) in values for v in (
+            f.value if isinstance(f.value, list | tuple) else [f.value]))]
     consumed = {t.table for m in plan.mentions if set(range(m.first, m.last)) <= plan.placed
                 for t in m.targets if t.kind == "entity"}
     for k, m in enumerate(plan.measures):
@@ -173,6 +333,9 @@ def _nullable_column(lex: Lexicon, table: str, stem: str) -> ColRef | None:
                  if w and w not in {"id", "pct", "no", "code"}]
         if stem in words and (words[0] == stem or len(words) == 1):
             found.append(ColRef(table, column.name))
+    exact = [c for c in found if textlib.stem(c.column.lower()) == stem]
+    if len(found) > 1 and len(exact) == 1:
+        return exact[0]  # "a missing age": age, not age_wiki
     return found[0] if len(found) == 1 else None
 
 
@@ -277,8 +440,8 @@ def year_columns(plan: Plan, lex: Lexicon) -> Plan:
     return _consume(plan, subject)
 
 
-RULES: list[Rule] = [listing_rows, null_tests, values_listed_are_groups, share_of_all,
-                     year_columns]
+RULES: list[Rule] = [listing_rows, compare_with_average, null_tests, values_listed_are_groups,
+                     share_of_all, year_columns]
 
 
 def apply(plan: Plan, lex: Lexicon) -> Plan:

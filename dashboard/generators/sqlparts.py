@@ -137,6 +137,14 @@ def _condition(column: exp.Expression, cond: Cond) -> exp.Expression:
                                                 alias=exp.TableAlias(this=ident("x"))))
         sub = sub.where(exp.Not(this=exp.Is(this=child.copy(), expression=exp.Null())))
         return exp.Not(this=exp.In(this=column, query=exp.Subquery(this=sub)))
+    if cond.op == "vs_avg":
+        # "more than the average salary": the column against its average over the table.
+        op, table = cond.value  # type: ignore[misc]
+        schema, name = table.split(".", 1)
+        sub = exp.select(exp.Avg(this=exp.column(cond.col.column, "x"))).from_(exp.Table(
+            this=ident(name), db=ident(schema), alias=exp.TableAlias(this=ident("x"))))
+        compare = {">": exp.GT, "<": exp.LT}[op]
+        return compare(this=column, expression=exp.Subquery(this=sub))
     if cond.op in {"in", "notin"}:
         expr = exp.In(this=column, expressions=[_literal(v) for v in cond.value])  # type: ignore[attr-defined]
         return exp.Not(this=expr) if cond.op == "notin" else expr
