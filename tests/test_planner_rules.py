@@ -11,7 +11,7 @@ import sqlglot
 from domains import CLINIC, GEOGRAPHY, HR, LIBRARY, SHOP, STREAMING
 from sqlglot import exp
 
-from dashboard.catalog import SchemaContext, Table
+from dashboard.catalog import Column, SchemaContext, Table
 from dashboard.config import parse_settings
 from dashboard.errors import GenerationFailed, NeedsClarification
 from dashboard.generators import gate, planner, rules
@@ -229,7 +229,21 @@ def test_rules_run_in_order_and_leave_other_plans_alone() -> None:
     lex = build_lexicon(CLINIC)
     plan = planner.parse("How many visits per ward?", lex)
     assert rules.apply(plan, lex).listing is False
-    assert rules.RULES[0] is rules.listing_rows
+    # A text pattern is placed before the listing reads the columns named around it.
+    assert rules.RULES[:2] == [rules.text_patterns, rules.listing_rows]
+
+
+def test_the_catalogue_named_after_its_table_is_not_a_value() -> None:
+    catalogue = (Table("public", "acme_orders", None, 900, (
+        Column("order_id", "integer", False, None, True),
+        Column("amount", "numeric(10,2)", False),
+        Column("ordered_at", "date", False, min_value="2023-01-01",
+               max_value="2024-12-31"))),)
+    query = tree(ask(catalogue, "How many orders were placed on Acme in 2024?"))
+    assert aggregates(query) == {"Count"}
+    assert query.find(exp.Where) is not None
+    with pytest.raises(GenerationFailed):
+        ask(catalogue, "How many orders were placed on Globex in 2024?")
 
 
 def test_null_semantics_become_is_null_or_an_anti_join() -> None:
@@ -295,6 +309,26 @@ def test_an_average_per_group_is_not_read_as_the_table_average() -> None:
 def test_a_table_named_before_number_lists_its_key() -> None:
     query = tree(ask(HR, "Show the employee number and salary of employees hired in 2015"))
     assert {e.alias_or_name for e in query.expressions} >= {"employee_id", "salary"}
+
+
+@pytest.mark.parametrize(("tables", "question", "column", "pattern", "counted"), [
+    (LIBRARY, "List the books whose title ends with 'Night'", "title", "%Night", False),
+    (HR, "How many employees have a last name that starts with the letter K?", "last_name",
+     "K%", True),
+    (STREAMING, "Show the shows with the word 'Love' in their title", "title", "%Love%",
+     False),
+])
+def test_a_text_pattern_is_a_like_on_the_column_it_names(tables, question: str, column: str,
+                                                         pattern: str, counted: bool) -> None:
+    query = tree(ask(tables, question))
+    (like,) = list(query.find_all(exp.Like))
+    assert like.this.name == column and like.expression.this == pattern
+    assert (aggregates(query) == {"Count"}) is counted
+
+
+def test_a_text_pattern_without_a_text_column_is_declined() -> None:
+    with pytest.raises(GenerationFailed):
+        ask(CLINIC, "How many visits cost something that ends with '9'?")
 
 
 def test_values_listed_with_and_before_the_rows_are_groups() -> None:

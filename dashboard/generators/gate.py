@@ -523,7 +523,22 @@ def sorted_as_asked(c: Checked) -> None:
               "Connect an LLM, or leave the order out.")
 
 
+def text_patterns_built(c: Checked) -> None:
+    """'ends with 'sson'': the pattern is a LIKE of the query."""
+    likes = {str(like.expression.this) for like in c.query.find_all(exp.Like)
+             if isinstance(like.expression, exp.Literal)}
+    for t in c.tokens:
+        if t.marker != "match":
+            continue
+        kind, literal = t.value  # type: ignore[misc]
+        pattern = {"end": f"%{literal}", "start": f"{literal}%"}.get(kind, f"%{literal}%")
+        if pattern not in likes:
+            _fail(f"I could not tell which column '{t.word}' is about, so I did not guess. "
+                  "Name the column, for example 'whose name ends with ...'.")
+
+
 RULES: list[Rule] = [
+    text_patterns_built,
     sorted_as_asked,
     distinct_count_of_its_entity,
     total_threshold_is_having,

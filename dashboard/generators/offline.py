@@ -81,6 +81,8 @@ def _describe(cond: Cond) -> str:
         return "is empty" if cond.op == "isnull" else "is not empty"
     if cond.op == "notin_select":
         return f"has no row in {cond.value[0]}"  # type: ignore[index]
+    if cond.op == "like":
+        return f"matches '{cond.value}'"
     if cond.op == "vs_avg":
         return f"{'above' if cond.value[0] == '>' else 'below'} its average"  # type: ignore[index]
     if cond.op in {"in", "notin"}:

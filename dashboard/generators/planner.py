@@ -372,11 +372,14 @@ def _check_unplaced(plan: Plan, tokens: list[Token], mentions: list[Mention],
     for m in mentions:
         covered.update(range(m.first, m.last))
     unknown: list[str] = []
+    # "added to Netflix" over netflix_shows: the catalogue's own name, not a value in it.
+    table_words = {w for name in lex.tables for w in re.split(r"[_\W]+", name.lower())
+                   if len(w) > 3} - {"public"}
     first_word = next((i for i, t in enumerate(tokens) if not t.marker), 0)
     for i, t in enumerate(tokens):
         if t.marker or i in covered:
             continue
-        if t.word in _FILLER or t.word.isdigit() or len(t.word) < 3:
+        if t.word in _FILLER or t.word.isdigit() or len(t.word) < 3 or t.word in table_words:
             continue
         unknown.append(t.word)
         sentence_start = re.search(r"[.?!;:]\s*$", plan.text[:t.start]) is not None

@@ -167,7 +167,7 @@ class Token:
     stem: str
     start: int
     end: int
-    marker: str | None = None  # period | grain | top | compare | chart
+    marker: str | None = None  # period | grain | top | compare | chart | match
     value: object = None
     capitalized: bool = False  # as typed: a capital letter may mark a name ("Narnia")
 
@@ -227,10 +227,37 @@ def _markers(text: str) -> list[Token]:
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|%|#")
 
 
+# "whose name ends with 'sson'", "with the word 'Tennis' in their name": a text pattern
+# (the literal as typed; one bare letter only after "letter").
+_MATCH_RES = [
+    re.compile(r"\b(?P<verb>ends?|ending|starts?|starting|begins?|beginning|contains?|"
+               r"containing)\s+(?:with\s+)?(?:the\s+|an?\s+)?(?:(?:word|string|text|"
+               r"prefix|suffix)\s+)?(?:'(?P<q>[^'\n]{1,60})'|\"(?P<dq>[^\"\n]{1,60})\"|"
+               r"(?:letters?|character)\s+(?P<bare>[a-z])\b)"),
+    re.compile(r"\bwith\s+the\s+(?P<verb>word|string|text|letters?)\s+(?:'(?P<q>[^'\n]{1,60})'|"
+               r"\"(?P<dq>[^\"\n]{1,60})\")"),
+]
+
+
+def _match_markers(text: str, original: str) -> list[Token]:
+    found = []
+    for pattern in _MATCH_RES:
+        for m in pattern.finditer(text):
+            group = next(g for g in ("q", "dq", "bare") if m.group(g) is not None)
+            literal = original[m.start(group):m.end(group)]
+            verb = m.group("verb")
+            kind = "end" if verb.startswith("end") else "start" if verb.startswith(
+                ("start", "begin")) else "contain"
+            found.append(Token(m.group(0), "", m.start(), m.end(), "match", (kind, literal)))
+    return found
+
+
 def tokenize(text: str, original: str | None = None) -> list[Token]:
     """Words and markers of lower-case `text`, in order (`original`: the same text as
     typed, same length, to remember capitals)."""
-    markers = _markers(text)
+    matches = _match_markers(text, original if original is not None else text)
+    markers = [t for t in _markers(text) if all(
+        t.end <= m.start or t.start >= m.end for m in matches)] + matches
     tokens: list[Token] = []
     for m in _WORD_RE.finditer(text):
         if any(mk.start <= m.start() < mk.end for mk in markers):

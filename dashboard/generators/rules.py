@@ -112,6 +112,62 @@ def compare_with_average(plan: Plan, lex: Lexicon) -> Plan:
     return plan
 
 
+_MATCH_GLUE = {"that", "which", "whose", "is", "are", "with", "has", "have", "a", "an", "the",
+               "in", "their", "its", "his", "her", "does", "do"}
+
+
+def text_patterns(plan: Plan, lex: Lexicon) -> Plan:
+    """'whose name ends with 'sson'' -> name LIKE '%sson'; 'a last name that ends with the
+    letter n'; 'with the word 'Tennis' in their name' -> name LIKE '%Tennis%'."""
+    subject = _subject(plan)
+    done = False
+    for i, token in enumerate(plan.tokens):
+        if token.marker != "match" or subject is None:
+            continue
+        kind, literal = token.value  # type: ignore[misc]
+        mention = _text_column_near(plan, lex, i)
+        if mention is None:
+            return plan  # the gate declines the unplaced pattern
+        col, m = mention
+        pattern = {"end": f"%{literal}", "start": f"{literal}%"}.get(kind, f"%{literal}%")
+        plan.filters.append(Cond(col, "like", pattern))
+        plan.placed |= set(range(m.first, m.last)) | {
+            k for k in range(min(i, m.first), max(i, m.last)) if not plan.tokens[k].marker and
+            plan.tokens[k].word in _MATCH_GLUE}
+        plan.dims = [d for d in plan.dims if not (d.column == col.column and
+                                                  d.table == col.table and
+                                                  d.words.split()[:1] == [
+                                                      plan.tokens[m.first].word])]
+        done = True
+    return _consume(plan, subject) if done and subject else plan
+
+
+def _text_column_near(plan: Plan, lex: Lexicon, at: int) -> tuple[ColRef, Mention] | None:
+    """The text column a pattern is about: named just before it ('name that ends with'),
+    or right after it ('... in their name')."""
+    for m in sorted(plan.mentions, key=lambda m: -m.first):
+        if m.last <= at and all(t.word in _MATCH_GLUE for t in plan.tokens[m.last:at]):
+            return _text_column(plan, lex, m)
+        if m.first > at and all(t.word in _MATCH_GLUE for t in plan.tokens[at + 1:m.first]):
+            found = _text_column(plan, lex, m)
+            if found is not None:
+                return found
+    return None
+
+
+def _text_column(plan: Plan, lex: Lexicon, m: Mention) -> tuple[ColRef, Mention] | None:
+    targets = [t for t in m.targets if t.kind == "column"]
+    typed = " ".join(t.word for t in plan.tokens[m.first:m.last])
+    col = _pick_column(targets, plan, lex, typed=typed) if targets else None
+    if col is None:
+        entity = next((t.table for t in m.targets if t.kind == "entity"), None)
+        labels = lex.label_columns(entity) if entity else []
+        col = ColRef(entity, labels[0].name) if entity and len(labels) == 1 else None
+    if col is None or not lex.column(col).is_text:
+        return None
+    return col, m
+
+
 def _key_named(plan: Plan, lex: Lexicon, m: Mention) -> ColRef | None:
     """'employee number', 'member id': the key of the table named right before it."""
     if m.last >= len(plan.tokens) or plan.tokens[m.last].word not in {
@@ -440,8 +496,8 @@ def year_columns(plan: Plan, lex: Lexicon) -> Plan:
     return _consume(plan, subject)
 
 
-RULES: list[Rule] = [listing_rows, compare_with_average, null_tests, values_listed_are_groups,
-                     share_of_all, year_columns]
+RULES: list[Rule] = [text_patterns, listing_rows, compare_with_average, null_tests,
+                     values_listed_are_groups, share_of_all, year_columns]
 
 
 def apply(plan: Plan, lex: Lexicon) -> Plan:

@@ -137,6 +137,8 @@ def _condition(column: exp.Expression, cond: Cond) -> exp.Expression:
                                                 alias=exp.TableAlias(this=ident("x"))))
         sub = sub.where(exp.Not(this=exp.Is(this=child.copy(), expression=exp.Null())))
         return exp.Not(this=exp.In(this=column, query=exp.Subquery(this=sub)))
+    if cond.op == "like":
+        return exp.Like(this=column, expression=exp.Literal.string(str(cond.value)))
     if cond.op == "vs_avg":
         # "more than the average salary": the column against its average over the table.
         op, table = cond.value  # type: ignore[misc]
