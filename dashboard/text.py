@@ -84,6 +84,11 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+# Plurals in -ings that name something other than their verb ("earnings" are revenue).
+_NOUNS_IN_INGS = frozenset({"earnings", "takings", "savings", "holdings", "belongings",
+                            "winnings", "surroundings", "findings"})
+
+
 def stem(word: str) -> str:
     """A small suffix stripper: plurals and common verb endings collapse to one form."""
     w = word.lower()
@@ -96,6 +101,8 @@ def stem(word: str) -> str:
                          ("shes", "sh")):
         if w.endswith(suffix) and len(w) > len(suffix) + 2:
             return w[: -len(suffix)] + repl
+    if w.endswith("ings") and len(w) > 6 and w not in _NOUNS_IN_INGS:
+        w = w[:-1]  # "ratings", "bookings", "listings": the plural of the -ing form
     if w.endswith("ing") and len(w) > 5:
         w = _undouble(w[:-3])
     elif w.endswith("ed") and len(w) > 4:

@@ -331,6 +331,37 @@ def test_a_text_pattern_without_a_text_column_is_declined() -> None:
         ask(CLINIC, "How many visits cost something that ends with '9'?")
 
 
+@pytest.mark.parametrize(("tables", "question", "column", "kind", "number"), [
+    (LIBRARY, "Which genres have more than 100 books?", "genre", exp.GT, 100),
+    (STREAMING, "Which ratings have at least 50 titles?", "rating", exp.GTE, 50),
+    (GEOGRAPHY, "Which continents have fewer than 20 countries?", "continent", exp.LT, 20),
+])
+def test_values_held_by_more_than_n_rows_are_a_having_count(tables, question: str,
+                                                             column: str, kind,
+                                                             number: int) -> None:
+    query = tree(ask(tables, question))
+    assert [e.alias_or_name for e in query.expressions] == [column]
+    having = query.find(exp.Having)
+    assert having is not None and isinstance(having.this, kind)
+    assert isinstance(having.this.this, exp.Count) and having.this.expression.to_py() == number
+    assert [g.name for g in having.parent_select.args["group"].expressions] == [column]
+
+
+def test_a_threshold_on_a_column_is_not_a_count_of_rows() -> None:
+    try:
+        query = tree(ask(LIBRARY, "Which genres have more than 100 pages?"))
+    except GenerationFailed:
+        return
+    assert query.find(exp.Having) is None
+
+
+def test_plural_ing_nouns_meet_their_singular() -> None:
+    from dashboard import text as textlib
+    assert textlib.stem("ratings") == textlib.stem("rating")
+    assert textlib.stem("bookings") == textlib.stem("booking")
+    assert textlib.stem("earnings") != textlib.stem("earning")
+
+
 def test_values_listed_with_and_before_the_rows_are_groups() -> None:
     query = tree(ask(CLINIC, "How many Cardiology and Oncology visits?"))
     assert query.args.get("group") is not None

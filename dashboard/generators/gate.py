@@ -82,6 +82,7 @@ _SAFE = (set(_FILLER) - _MEANINGFUL) | {
     "worked", "working", "live",
     "lives", "lived", "living", "located", "based", "situated", "inhabitants", "handle",
     "handled", "handles", "process", "processed", "serve", "served", "took", "taken",
+    "among", "amongst",
 }
 # Words that are fine when the plan does what they say.
 _PLACED_BY = {

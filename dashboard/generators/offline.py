@@ -83,6 +83,9 @@ def _describe(cond: Cond) -> str:
         return f"has no row in {cond.value[0]}"  # type: ignore[index]
     if cond.op == "like":
         return f"matches '{cond.value}'"
+    if cond.op == "in_group_count":
+        op, number = cond.value  # type: ignore[misc]
+        return f"held by {op} {number:g} rows"
     if cond.op == "vs_avg":
         return f"{'above' if cond.value[0] == '>' else 'below'} its average"  # type: ignore[index]
     if cond.op in {"in", "notin"}:

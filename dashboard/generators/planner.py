@@ -14,6 +14,7 @@ import re
 from dataclasses import replace
 
 from dashboard.errors import GenerationFailed
+from dashboard.generators import shapes
 from dashboard.generators.lexicon import ColRef, Cond, Lexicon, Target
 from dashboard.generators.reading import (
     _AVG_CUES,
@@ -116,6 +117,9 @@ def parse(question: str, lex: Lexicon, *, partial: bool = False) -> Plan:
     if len(years) > 1 and not plan.grain and re.search(
             r"\b(compare|compared|comparing|comparison|vs|versus|against|each)\b", text):
         plan.grain = "year"  # "compare 2024 and 2025": one row per year
+    shaped = None if partial else shapes.read(plan, lex)
+    if shaped is not None:
+        return shaped
     _assign_roles(plan, tokens, mentions, lex, text, partial)
     return plan
 

@@ -139,6 +139,18 @@ def _condition(column: exp.Expression, cond: Cond) -> exp.Expression:
         return exp.Not(this=exp.In(this=column, query=exp.Subquery(this=sub)))
     if cond.op == "like":
         return exp.Like(this=column, expression=exp.Literal.string(str(cond.value)))
+    if cond.op == "in_group_count":
+        # "ratings with more than 500 titles": the values held by more than N rows.
+        op, number = cond.value  # type: ignore[misc]
+        schema, name = cond.col.table.split(".", 1)
+        inner = exp.column(cond.col.column, "x")
+        compare = {">": exp.GT, ">=": exp.GTE, "<": exp.LT, "<=": exp.LTE, "=": exp.EQ}[op]
+        sub = exp.select(inner).from_(exp.Table(
+            this=ident(name), db=ident(schema), alias=exp.TableAlias(this=ident("x")))).where(
+            exp.Not(this=exp.Is(this=inner.copy(), expression=exp.Null()))).group_by(
+            inner.copy()).having(compare(this=exp.Count(this=exp.Star()),
+                                         expression=_literal(number)))
+        return exp.In(this=column, query=exp.Subquery(this=sub))
     if cond.op == "vs_avg":
         # "more than the average salary": the column against its average over the table.
         op, table = cond.value  # type: ignore[misc]
