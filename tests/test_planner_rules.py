@@ -362,6 +362,38 @@ def test_plural_ing_nouns_meet_their_singular() -> None:
     assert textlib.stem("earnings") != textlib.stem("earning")
 
 
+@pytest.mark.parametrize(("tables", "question", "key"), [
+    (LIBRARY, "Number of loans per book, sorted by book id", "book_id"),
+    (SHOP, "Total amount per customer, sorted by customer id", "id"),
+])
+def test_a_grouped_answer_is_sorted_by_the_key_asked_for(tables, question: str,
+                                                          key: str) -> None:
+    query = tree(ask(tables, question))
+    first = query.args["order"].expressions[0]
+    assert not first.args.get("desc")
+    shown = {e.alias_or_name: e.this for e in query.expressions if isinstance(e, exp.Alias)}
+    assert isinstance(shown[first.this.name], exp.Column)
+    assert shown[first.this.name].name == key
+    labels = [e for e in query.expressions if not any(e.find_all(exp.AggFunc))]
+    assert len({e.this.sql() for e in labels}) == len(labels)  # no group twice
+
+
+def test_time_buckets_sorted_by_their_grain_are_in_time_order() -> None:
+    query = tree(ask(CLINIC, "Number of visits for each month, sorted by month"))
+    first = query.args["order"].expressions[0]
+    assert not first.args.get("desc")
+    bucket = {e.alias: e.this for e in query.expressions}[first.this.name]
+    assert isinstance(bucket, exp.DateTrunc | exp.TimestampTrunc)
+
+
+def test_a_threshold_on_a_summed_column_is_declined() -> None:
+    c = checked(SHOP, "Which customers have more than 1000 amount?",
+                "SELECT c.name, SUM(o.amount) FROM public.orders AS o JOIN public.customers "
+                "AS c ON o.customer_id = c.id WHERE o.amount > 1000 GROUP BY c.name")
+    with pytest.raises(GenerationFailed):
+        gate.threshold_not_on_a_summed_column(c)
+
+
 def test_values_listed_with_and_before_the_rows_are_groups() -> None:
     query = tree(ask(CLINIC, "How many Cardiology and Oncology visits?"))
     assert query.args.get("group") is not None

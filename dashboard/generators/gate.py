@@ -491,6 +491,12 @@ def sorted_as_asked(c: Checked) -> None:
     if found is None:
         return
     after = [m for m in c.mentions if c.tokens[m.first].start > found.end()]
+    grain = re.match(r"\s*(?:the\s+)?(?:day|week|month|quarter|year)s?\b",
+                     c.text[found.end():])
+    if not after and grain is not None and order is not None and order.expressions and \
+            c.plan.grain and order.expressions[0].this.name == c.plan.grain and \
+            not order.expressions[0].args.get("desc"):
+        return  # "sorted by month": the time buckets in time order
     if not after or order is None or not order.expressions:
         _fail("I could not sort the answer as asked, so I did not answer. Connect an LLM, "
               "or leave the order out.")
@@ -538,7 +544,24 @@ def text_patterns_built(c: Checked) -> None:
                   "Name the column, for example 'whose name ends with ...'.")
 
 
+def threshold_not_on_a_summed_column(c: Checked) -> None:
+    """'facilities with more than 1000 slots booked': a threshold on a column the answer
+    adds up is about the total (HAVING), not about each row."""
+    if c.query.args.get("group") is None or c.query.args.get("where") is None:
+        return
+    summed = {col.name for agg in c.query.find_all(exp.Sum, exp.Avg)
+              for col in agg.find_all(exp.Column)}
+    for compare in c.query.args["where"].find_all(exp.GT, exp.GTE, exp.LT, exp.LTE):
+        if isinstance(compare.this, exp.Column) and compare.this.name in summed and \
+                isinstance(compare.expression, exp.Literal) and not compare.expression.is_string:
+            _fail(f"I would have compared each row's {compare.this.name} with "
+                  f"{compare.expression.this}, but the answer adds it up; the threshold is "
+                  "probably about the total, which the offline planner cannot compare yet, "
+                  "so I did not guess. Connect an LLM for this question.")
+
+
 RULES: list[Rule] = [
+    threshold_not_on_a_summed_column,
     text_patterns_built,
     sorted_as_asked,
     distinct_count_of_its_entity,

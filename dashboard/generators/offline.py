@@ -24,7 +24,7 @@ from dashboard import text as textlib
 from dashboard.catalog import SchemaContext, Table
 from dashboard.config import Settings
 from dashboard.errors import GenerationFailed
-from dashboard.generators import gate, planner, rules
+from dashboard.generators import gate, ordering, planner, rules
 from dashboard.generators.base import Draft
 from dashboard.generators.builder import (
     Builder,
@@ -153,6 +153,8 @@ class OfflineGenerator:
             plan = rules.apply(plan, lex)
         builder = Builder(plan, lex, self.today())
         query = builder.build()
+        if previous is None:
+            query = ordering.apply(query, plan, lex)
         if previous is None:
             gate.check(question, plan.text, plan.tokens, plan.mentions, plan, lex, query)
         sql = query.sql(dialect="postgres")

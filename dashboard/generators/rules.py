@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from dashboard import text as textlib
 from dashboard.generators.lexicon import ColRef, Cond, Lexicon
+from dashboard.generators.ordering import grouped_sort
 from dashboard.generators.reading import Dim, Measure, Mention, Plan
 from dashboard.generators.roles import _pick_column
 
@@ -497,7 +498,7 @@ def year_columns(plan: Plan, lex: Lexicon) -> Plan:
 
 
 RULES: list[Rule] = [text_patterns, listing_rows, compare_with_average, null_tests,
-                     values_listed_are_groups, share_of_all, year_columns]
+                     values_listed_are_groups, share_of_all, year_columns, grouped_sort]
 
 
 def apply(plan: Plan, lex: Lexicon) -> Plan:
