@@ -394,6 +394,20 @@ def test_a_threshold_on_a_summed_column_is_declined() -> None:
         gate.threshold_not_on_a_summed_column(c)
 
 
+@pytest.mark.parametrize(("tables", "question", "column", "value"), [
+    (GEOGRAPHY, "List the cities where Europe is the continent", "continent", "Europe"),
+    (CLINIC, "List the patients where Cardiology is the ward", "ward", "Cardiology"),
+    (SHOP, "List the customers where France is the country", "country", "France"),
+])
+def test_a_listing_of_filtered_rows_is_not_a_count(tables, question: str, column: str,
+                                                   value: str) -> None:
+    query = tree(ask(tables, question))
+    assert not aggregates(query) and query.args.get("group") is None
+    (condition,) = list(query.find(exp.Where).find_all(exp.EQ))
+    assert condition.this.name == column and condition.expression.this == value
+    assert column not in {e.alias_or_name for e in query.expressions}
+
+
 def test_values_listed_with_and_before_the_rows_are_groups() -> None:
     query = tree(ask(CLINIC, "How many Cardiology and Oncology visits?"))
     assert query.args.get("group") is not None

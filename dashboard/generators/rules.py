@@ -497,8 +497,34 @@ def year_columns(plan: Plan, lex: Lexicon) -> Plan:
     return _consume(plan, subject)
 
 
+def list_the_counted_rows(plan: Plan, lex: Lexicon) -> Plan:
+    """'List the countries where Spanish is an official language': no aggregate word, so
+    the rows themselves, not a count of them grouped by the value that filters them."""
+    if plan.listing or not plan.measures or plan.grain or plan.top or \
+            not re.match(r"\s*(?:please\s+)?(?:list|show|display|which|what are|give me|"
+                         r"name|find)\b", plan.text) or _AGGREGATE.search(_open_text(plan)):
+        return plan
+    tables = {m.table or (m.col.table if m.col else None) for m in plan.measures}
+    if len(tables) != 1 or any(m.kind not in {"count", "count_distinct"}
+                               for m in plan.measures):
+        return plan
+    table = next(iter(tables))
+    named = any(t.kind == "entity" and t.table == table for m in plan.mentions
+                for t in m.targets)
+    filtered = {(f.col.table, f.col.column) for f in plan.filters if f.op in {"=", "in"}}
+    if not named or any(d.kind != "column" or (d.table, d.column) not in filtered
+                        for d in plan.dims) or table is None:
+        return plan  # a group the question asks for: not a listing of rows
+    plan.measures = []
+    plan.dims = [Dim("entity", table)]
+    plan.listing = True
+    plan.rows = False
+    return plan
+
+
 RULES: list[Rule] = [text_patterns, listing_rows, compare_with_average, null_tests,
-                     values_listed_are_groups, share_of_all, year_columns, grouped_sort]
+                     values_listed_are_groups, share_of_all, year_columns, grouped_sort,
+                     list_the_counted_rows]
 
 
 def apply(plan: Plan, lex: Lexicon) -> Plan:
