@@ -408,6 +408,30 @@ def test_a_listing_of_filtered_rows_is_not_a_count(tables, question: str, column
     assert column not in {e.alias_or_name for e in query.expressions}
 
 
+def _not_null(query: exp.Expression) -> list[str]:
+    return [n.this.this.name for n in query.find_all(exp.Not)
+            if isinstance(n.this, exp.Is) and isinstance(n.this.expression, exp.Null)]
+
+
+def test_having_a_value_is_is_not_null() -> None:
+    managed = tree(ask(HR, "How many employees have a manager?"))
+    assert _not_null(managed) == ["manager_id"] and aggregates(managed) == {"Count"}
+    rated = tree(ask(STREAMING, "List the shows that have a rating"))
+    assert _not_null(rated) == ["rating"] and not aggregates(rated)
+
+
+def test_a_share_of_rows_having_a_value_is_a_filtered_count() -> None:
+    query = tree(ask(LIBRARY, "What percentage of books have a genre?"))
+    (share,) = list(query.find_all(exp.Filter))
+    assert isinstance(share.this, exp.Count) and _not_null(share) == ["genre"]
+    assert query.args.get("group") is None
+
+
+def test_a_value_said_more_about_is_not_only_present() -> None:
+    query = tree(ask(HR, "Which employees have a salary above 10000?"))
+    assert not _not_null(query)
+
+
 def test_values_listed_with_and_before_the_rows_are_groups() -> None:
     query = tree(ask(CLINIC, "How many Cardiology and Oncology visits?"))
     assert query.args.get("group") is not None
