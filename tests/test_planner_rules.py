@@ -432,6 +432,17 @@ def test_a_value_said_more_about_is_not_only_present() -> None:
     assert not _not_null(query)
 
 
+def test_a_figure_of_a_named_row_is_read_from_its_own_table() -> None:
+    brazil = (ValueMatch("Brazil", "public.country", "name", "Brazil"),)
+    query = tree(ask(GEOGRAPHY, "What is the population of Brazil?", brazil))
+    assert {t.name for t in query.find_all(exp.Table)} == {"country"}
+    cities = tree(ask(GEOGRAPHY, "What is the total population of cities in Brazil?", brazil))
+    (total,) = list(cities.find_all(exp.Sum))
+    assert {t.name for t in cities.find_all(exp.Table)} == {"country", "city"}
+    city_alias = next(t.alias_or_name for t in cities.find_all(exp.Table) if t.name == "city")
+    assert total.this.table == city_alias
+
+
 def test_values_listed_with_and_before_the_rows_are_groups() -> None:
     query = tree(ask(CLINIC, "How many Cardiology and Oncology visits?"))
     assert query.args.get("group") is not None

@@ -356,9 +356,28 @@ def list_the_counted_rows(plan: Plan, lex: Lexicon) -> Plan:
     return plan
 
 
+def measure_of_the_named_row(plan: Plan, lex: Lexicon) -> Plan:
+    """'What is the population of Brazil?': the population of the country named, not the
+    total over its cities, when the table holding the value has the column too and the
+    other table is not named."""
+    named = {t.table for m in plan.mentions for t in m.targets if t.kind == "entity"}
+    for k, m in enumerate(plan.measures):
+        if m.col is None or m.kind not in {"sum", "avg", "min", "max"}:
+            continue
+        tables = {f.col.table for f in plan.filters if f.op == "=" and
+                  isinstance(f.value, str)} - {m.col.table}
+        if len(tables) != 1 or m.col.table in named:
+            continue
+        table = next(iter(tables))
+        if any(c.name == m.col.column for c in lex.tables[table].columns):
+            plan.measures[k] = Measure(m.kind, table=None, col=ColRef(table, m.col.column),
+                                       words=m.words)
+    return plan
+
+
 RULES: list[Rule] = [text_patterns, listing_rows, compare_with_average, null_tests, present_values,
                      values_listed_are_groups, share_of_all, year_columns, grouped_sort,
-                     list_the_counted_rows]
+                     list_the_counted_rows, measure_of_the_named_row]
 
 
 def apply(plan: Plan, lex: Lexicon) -> Plan:
