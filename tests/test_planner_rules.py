@@ -347,6 +347,23 @@ def test_values_held_by_more_than_n_rows_are_a_having_count(tables, question: st
     assert [g.name for g in having.parent_select.args["group"].expressions] == [column]
 
 
+@pytest.mark.parametrize(("tables", "question", "child", "kind", "number", "negated"), [
+    (HR, "Which departments have more than 5 employees?", "employees", exp.GT, 5, False),
+    (CLINIC, "Which patients have fewer than 2 visits?", "visits", exp.GTE, 2, True),
+    (LIBRARY, "Which borrowers have at least 10 loans?", "loans", exp.GTE, 10, False),
+])
+def test_rows_with_more_than_n_related_rows_are_a_having_count(
+        tables, question: str, child: str, kind, number: int, negated: bool) -> None:
+    query = tree(ask(tables, question))
+    assert not [a for e in query.expressions for a in e.find_all(exp.AggFunc)]
+    having = query.find(exp.Having)
+    assert having is not None and isinstance(having.this, kind)
+    assert having.this.expression.to_py() == number
+    assert having.parent_select.find(exp.Table).name == child
+    # "fewer than 2" keeps the rows with none: NOT IN (rows with at least 2)
+    assert (query.find(exp.Where).this.key == "not") is negated
+
+
 def test_a_threshold_on_a_column_is_not_a_count_of_rows() -> None:
     try:
         query = tree(ask(LIBRARY, "Which genres have more than 100 pages?"))

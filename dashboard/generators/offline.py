@@ -85,6 +85,8 @@ def _describe(cond: Cond) -> str:
         return f"matches '{cond.value}'"
     if cond.op == "in_group_count":
         op, number = cond.value  # type: ignore[misc]
+        if isinstance(number, tuple):
+            return f"has {op} {number[2]:g} rows in {number[0]}"
         return f"held by {op} {number:g} rows"
     if cond.op == "vs_avg":
         return f"{'above' if cond.value[0] == '>' else 'below'} its average"  # type: ignore[index]

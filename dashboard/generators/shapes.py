@@ -46,10 +46,25 @@ def group_count_threshold(plan: Plan, lex: Lexicon) -> Plan | None:
     if counted.first != at + 1 or counted.last != len(tokens):
         return None
     col = _group_column(grouped, lex)
+    dim = Dim("column", col.table, col.column, col.column) if col else None
     if col is None or not _rows_of(counted, col.table, lex):
-        return None
+        # "Which departments have more than 5 employees?": rows of another table that
+        # refer to each row (one foreign key between the two tables).
+        parents = {t.table for t in grouped.targets if t.kind == "entity"}
+        children = {t.table for t in counted.targets if t.kind == "entity"}
+        edges = [e for e in lex.edges if e.parent in parents and e.child in children and
+                 e.parent != e.child]
+        if len(parents) != 1 or len(edges) != 1:
+            return None
+        edge = edges[0]
+        keys = lex.tables[edge.parent].primary_key
+        if len(keys) != 1 or keys[0].name != edge.parent_column:
+            return None
+        col = ColRef(edge.parent, edge.parent_column)
+        dim = Dim("entity", edge.parent)
+        number = (edge.child, edge.column, number)
     plan.filters = [Cond(col, "in_group_count", (op, number))]
-    plan.dims = [Dim("column", col.table, col.column, col.column)]
+    plan.dims = [dim]
     plan.measures = []
     plan.listing = True
     plan.rows = False

@@ -142,15 +142,22 @@ def _condition(column: exp.Expression, cond: Cond) -> exp.Expression:
     if cond.op == "in_group_count":
         # "ratings with more than 500 titles": the values held by more than N rows.
         op, number = cond.value  # type: ignore[misc]
-        schema, name = cond.col.table.split(".", 1)
-        inner = exp.column(cond.col.column, "x")
+        table, inner_name = cond.col.table, cond.col.column
+        if isinstance(number, tuple):  # rows of a child table referring to each row
+            table, inner_name, number = number
+        negate = op in {"<", "<="}  # fewer than N includes rows with none: NOT IN (>= N)
+        if negate and isinstance(cond.value[1], tuple):  # type: ignore[index]
+            op = {"<": ">=", "<=": ">"}[op]
+        schema, name = table.split(".", 1)
+        inner = exp.column(inner_name, "x")
         compare = {">": exp.GT, ">=": exp.GTE, "<": exp.LT, "<=": exp.LTE, "=": exp.EQ}[op]
         sub = exp.select(inner).from_(exp.Table(
             this=ident(name), db=ident(schema), alias=exp.TableAlias(this=ident("x")))).where(
             exp.Not(this=exp.Is(this=inner.copy(), expression=exp.Null()))).group_by(
             inner.copy()).having(compare(this=exp.Count(this=exp.Star()),
                                          expression=_literal(number)))
-        return exp.In(this=column, query=exp.Subquery(this=sub))
+        found = exp.In(this=column, query=exp.Subquery(this=sub))
+        return exp.Not(this=found) if negate and isinstance(cond.value[1], tuple) else found  # type: ignore[index]
     if cond.op == "vs_avg":
         # "more than the average salary": the column against its average over the table.
         op, table = cond.value  # type: ignore[misc]
