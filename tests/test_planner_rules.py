@@ -364,6 +364,15 @@ def test_rows_with_more_than_n_related_rows_are_a_having_count(
     assert (query.find(exp.Where).this.key == "not") is negated
 
 
+def test_a_threshold_may_be_a_number_word() -> None:
+    query = tree(ask(HR, "Which departments have more than five employees?"))
+    having = query.find(exp.Having)
+    assert isinstance(having.this, exp.GT) and having.this.expression.to_py() == 5
+    paid = tree(ask(HR, "How many employees earn more than ten thousand?"))
+    (above,) = list(paid.find(exp.Where).find_all(exp.GT))
+    assert above.this.name == "salary" and above.expression.to_py() == 10000
+
+
 def test_a_threshold_on_a_column_is_not_a_count_of_rows() -> None:
     try:
         query = tree(ask(LIBRARY, "Which genres have more than 100 pages?"))

@@ -41,7 +41,8 @@ _COMPARE = re.compile(
     r"(?P<op>more than|greater than|higher than|larger than|bigger than|over|above|exceeding|"
     r"at least|no less than|less than|fewer than|lower than|smaller than|under|below|"
     r"at most|no more than|up to|>=|<=|>|<|=|equal to|equals|exactly)\s+(?:a\s+|an\s+)?"
-    r"(?:\$|€|£|usd\s*)?(?P<num>\d[\d,]*(?:\.\d+)?)\s*(?P<unit>%|percent|k\b|m\b|thousand\b|million\b|"
+    r"(?:\$|€|£|usd\s*)?(?P<num>\d[\d,]*(?:\.\d+)?|(?:one|two|three|four|five|six|seven|"
+    r"eight|nine|ten|twelve|fifteen|twenty|fifty|hundred)\b)\s*(?P<unit>%|percent|k\b|m\b|thousand\b|million\b|"
     r"billion\b|bn\b|mn\b)?")
 _OPS = {"more than": ">", "greater than": ">", "higher than": ">", "larger than": ">",
         "bigger than": ">", "over": ">", "above": ">", "exceeding": ">", "at least": ">=",
@@ -211,7 +212,9 @@ def _markers(text: str) -> list[Token]:
                 found.append(Token(m.group(0), "", m.start(), m.end(), "top", (count, up)))
     for m in _COMPARE.finditer(text):
         if free(m.start(), m.end()) and (m.start() == 0 or not text[m.start() - 1].isalnum()):
-            number = float(m.group("num").replace(",", ""))
+            typed = m.group("num")
+            number = float(_NUMBER_WORDS[typed] if typed in _NUMBER_WORDS else
+                           typed.replace(",", ""))
             unit = m.group("unit")
             if unit in {"k", "thousand"}:
                 number *= 1000
