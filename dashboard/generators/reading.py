@@ -74,7 +74,7 @@ _LIST_CUES = {"list", "show", "which", "what", "display", "name", "names", "give
 # Words that may sit next to schema words without changing the query.
 _FILLER = set(textlib.STOPWORDS) | {
     "total", "overall", "number", "count", "amount", "value", "values", "figure", "figures",
-    "placed", "made", "make", "sold", "sell", "selling", "come", "comes", "came",
+    "identify", "placed", "made", "make", "sold", "sell", "selling", "come", "comes", "came",
     "generated", "generate", "brought", "bring", "earned", "earn", "got", "get", "have",
     "received", "receive", "chart", "graph", "plot", "table", "breakdown", "split",
     "broken", "grouped", "group", "compare", "comparison", "versus", "vs", "against",

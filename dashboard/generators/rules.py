@@ -28,7 +28,7 @@ Rule = Callable[[Plan, Lexicon], Plan]
 
 _LIST_VERB = re.compile(
     r"^\s*(?:please\s+)?(?:list|show|display|give(?:\s+me)?|output|retrieve|return|select|"
-    r"fetch|get|find|produce)\b")
+    r"fetch|get|find|produce|identify)\b")
 _SORT = re.compile(r"\b(?:sorted|ordered|order|sort|arranged)\s+(?:them\s+)?by\b")
 _DESC = re.compile(r"\b(?:desc|descending|reverse|latest first|newest first|"
                    r"highest first|largest first)\b")
