@@ -435,8 +435,9 @@ def test_a_listing_of_filtered_rows_is_not_a_count(tables, question: str, column
 
 
 def _not_null(query: exp.Expression) -> list[str]:
-    return [n.this.this.name for n in query.find_all(exp.Not)
-            if isinstance(n.this, exp.Is) and isinstance(n.this.expression, exp.Null)]
+    """Columns tested 'NOT (c IS NULL [OR c = '')]'."""
+    return [i.this.name for n in query.find_all(exp.Not) for i in n.find_all(exp.Is)
+            if isinstance(i.expression, exp.Null)]
 
 
 def test_having_a_value_is_is_not_null() -> None:
@@ -444,6 +445,16 @@ def test_having_a_value_is_is_not_null() -> None:
     assert _not_null(managed) == ["manager_id"] and aggregates(managed) == {"Count"}
     rated = tree(ask(STREAMING, "List the shows that have a rating"))
     assert _not_null(rated) == ["rating"] and not aggregates(rated)
+
+
+def test_an_empty_text_is_no_value_either() -> None:
+    query = tree(ask(STREAMING, "How many titles have no rating listed?"))
+    where = query.find(exp.Where)
+    assert where.find(exp.Or) is not None
+    (blank,) = list(where.find_all(exp.EQ))
+    assert blank.this.name == "rating" and blank.expression.this == ""
+    counted = tree(ask(HR, "How many employees have a manager?"))
+    assert counted.find(exp.Where).find(exp.Or) is None  # a key is never ''
 
 
 def test_a_share_of_rows_having_a_value_is_a_filtered_count() -> None:

@@ -61,7 +61,7 @@ def null_tests(plan: Plan, lex: Lexicon) -> Plan:
         if named is None:
             named, last = _nullable_phrase(plan, lex, subject, j)
         if named is not None:
-            plan.filters.append(Cond(named, "isnull", None))
+            plan.filters.append(Cond(named, "isnull", _blank(lex, named)))
             last = max([last] + [m.last - 1 for m in plan.mentions if m.first <= last < m.last])
             while last + 1 < len(plan.tokens) and plan.tokens[last + 1].word in _HAVE:
                 last += 1  # "no director listed": the verb says the value is absent
@@ -122,7 +122,7 @@ def present_values(plan: Plan, lex: Lexicon) -> Plan:
                 plan.tokens[end].marker or not re.match(r"[,.;?]", plan.text[
                     plan.tokens[end - 1].end:plan.tokens[end].start].strip() or "x")):
             continue  # "have a salary above 10000": more is said about the column
-        cond = Cond(column, "notnull", None)
+        cond = Cond(column, "notnull", _blank(lex, column))
         plan.placed.update(range(i, end))
         for m in plan.mentions:  # "employees earn": the verb read with the subject
             if m.first <= i < m.last:
@@ -135,6 +135,12 @@ def present_values(plan: Plan, lex: Lexicon) -> Plan:
         plan.filters.append(cond)
         return _consume(plan, subject)
     return plan
+
+
+def _blank(lex: Lexicon, col: ColRef) -> str | None:
+    """'text': an empty string counts as no value too ('no head of state' where the data
+    holds both NULL and '')."""
+    return "text" if lex.column(col).is_text else None
 
 
 def _subject(plan: Plan) -> str | None:

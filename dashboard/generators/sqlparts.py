@@ -127,6 +127,9 @@ def _literal(value: object) -> exp.Expression:
 def _condition(column: exp.Expression, cond: Cond) -> exp.Expression:
     if cond.op in {"isnull", "notnull"}:
         test = exp.Is(this=column, expression=exp.Null())
+        if cond.value == "text":  # an empty string is no value either
+            test = exp.Paren(this=exp.Or(this=test, expression=exp.EQ(
+                this=column.copy(), expression=exp.Literal.string(""))))
         return test if cond.op == "isnull" else exp.Not(this=test)
     if cond.op == "notin_select":
         # An anti-join: no row of the child table refers to this row.
