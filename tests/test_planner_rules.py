@@ -11,7 +11,7 @@ import sqlglot
 from domains import CLINIC, GEOGRAPHY, HR, LIBRARY, SHOP, STREAMING
 from sqlglot import exp
 
-from dashboard.catalog import Column, SchemaContext, Table
+from dashboard.catalog import Column, ForeignKey, SchemaContext, Table
 from dashboard.config import parse_settings
 from dashboard.errors import GenerationFailed, NeedsClarification
 from dashboard.generators import gate, planner, rules
@@ -371,6 +371,23 @@ def test_a_threshold_may_be_a_number_word() -> None:
     paid = tree(ask(HR, "How many employees earn more than ten thousand?"))
     (above,) = list(paid.find(exp.Where).find_all(exp.GT))
     assert above.this.name == "salary" and above.expression.to_py() == 10000
+
+
+def test_related_rows_counted_may_be_qualified_by_a_yes_no_column() -> None:
+    league = (
+        Table("public", "teams", None, 20, (
+            Column("team_id", "integer", False, None, True), Column("name", "text", False))),
+        Table("public", "players", None, 400, (
+            Column("player_id", "integer", False, None, True),
+            Column("team_id", "integer", False, None, False,
+                   ForeignKey("public", "teams", "team_id")),
+            Column("full_name", "text", False), Column("active", "boolean", False))),
+    )
+    query = tree(ask(league, "Which teams have at least 3 active players?"))
+    having = query.find(exp.Having)
+    assert isinstance(having.this, exp.GTE) and having.this.expression.to_py() == 3
+    inner = having.parent_select.args["where"]
+    assert {c.name for c in inner.find_all(exp.Column)} == {"team_id", "active"}
 
 
 def test_a_threshold_on_a_column_is_not_a_count_of_rows() -> None:

@@ -34,6 +34,15 @@ def group_count_threshold(plan: Plan, lex: Lexicon) -> Plan | None:
         return None
     before = [m for m in plan.mentions if m.last <= at]
     after = [m for m in plan.mentions if m.first > at]
+    flag = None
+    if len(after) == 2 and after[0].last == after[1].first:
+        # "at least 3 official languages": a yes/no column of the rows counted
+        flags = [t for t in after[0].targets if t.kind == "column" and
+                 lex.column(ColRef(t.table, t.column)).type == "boolean"]
+        flag = ColRef(flags[0].table, flags[0].column) if len(flags) == 1 else None
+        if flag is None or after[0].first != at + 1:
+            return None
+        after = after[1:]
     if len(before) != 1 or len(after) != 1:
         return None
     grouped, counted = before[0], after[0]
@@ -43,7 +52,7 @@ def group_count_threshold(plan: Plan, lex: Lexicon) -> Plan | None:
         return None
     if any(t.word not in _LINKS for t in tokens[grouped.last:at]):
         return None
-    if counted.first != at + 1 or counted.last != len(tokens):
+    if (flag is None and counted.first != at + 1) or counted.last != len(tokens):
         return None
     col = _group_column(grouped, lex)
     dim = Dim("column", col.table, col.column, col.column) if col else None
@@ -51,10 +60,10 @@ def group_count_threshold(plan: Plan, lex: Lexicon) -> Plan | None:
         # "Which departments have more than 5 employees?": rows of another table that
         # refer to each row (one foreign key between the two tables).
         parents = {t.table for t in grouped.targets if t.kind == "entity"}
-        children = {t.table for t in counted.targets if t.kind == "entity"}
-        edges = [e for e in lex.edges if e.parent in parents and e.child in children and
-                 e.parent != e.child]
-        if len(parents) != 1 or len(edges) != 1:
+        edges = [e for e in lex.edges if e.parent in parents and e.parent != e.child and
+                 _rows_of(counted, e.child, lex)]
+        if len(parents) != 1 or len(edges) != 1 or (
+                flag is not None and flag.table != edges[0].child):
             return None
         edge = edges[0]
         keys = lex.tables[edge.parent].primary_key
@@ -62,7 +71,9 @@ def group_count_threshold(plan: Plan, lex: Lexicon) -> Plan | None:
             return None
         col = ColRef(edge.parent, edge.parent_column)
         dim = Dim("entity", edge.parent)
-        number = (edge.child, edge.column, number)
+        number = (edge.child, edge.column, number, flag.column if flag else None)
+    elif flag is not None:
+        return None
     plan.filters = [Cond(col, "in_group_count", (op, number))]
     plan.dims = [dim]
     plan.measures = []
@@ -90,6 +101,11 @@ def _rows_of(m: Mention, table: str, lex: Lexicon) -> bool:
         if t.kind == "column" and t.table == table:
             labels = lex.label_columns(table)
             if len(labels) == 1 and labels[0].name == t.column:
+                return True
+            # "languages" of country_language: the column the table is named after
+            words = table.split(".")[-1].lower().split("_")
+            if len(words) > 1 and t.column.lower() == words[-1] and \
+                    lex.column(ColRef(t.table, t.column)).is_text:
                 return True
     return False
 

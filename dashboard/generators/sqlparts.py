@@ -146,8 +146,9 @@ def _condition(column: exp.Expression, cond: Cond) -> exp.Expression:
         # "ratings with more than 500 titles": the values held by more than N rows.
         op, number = cond.value  # type: ignore[misc]
         table, inner_name = cond.col.table, cond.col.column
+        flag = None
         if isinstance(number, tuple):  # rows of a child table referring to each row
-            table, inner_name, number = number
+            table, inner_name, number, flag = number
         negate = op in {"<", "<="}  # fewer than N includes rows with none: NOT IN (>= N)
         if negate and isinstance(cond.value[1], tuple):  # type: ignore[index]
             op = {"<": ">=", "<=": ">"}[op]
@@ -159,6 +160,8 @@ def _condition(column: exp.Expression, cond: Cond) -> exp.Expression:
             exp.Not(this=exp.Is(this=inner.copy(), expression=exp.Null()))).group_by(
             inner.copy()).having(compare(this=exp.Count(this=exp.Star()),
                                          expression=_literal(number)))
+        if flag:  # "official languages": only the rows the yes/no column marks
+            sub = sub.where(exp.column(flag, "x"))
         found = exp.In(this=column, query=exp.Subquery(this=sub))
         return exp.Not(this=found) if negate and isinstance(cond.value[1], tuple) else found  # type: ignore[index]
     if cond.op == "vs_avg":
