@@ -60,6 +60,9 @@ def test_card_actions_refresh_rechart_rename(app_env: None, db: Database) -> Non
     at = _app(user)
     _button(at, "Refresh").click().run()
     assert not at.exception and not at.error
+    # A card's controls are drawn once its "More" is clicked (not for every card).
+    assert not at.selectbox and not at.text_input
+    _button(at, "More").click().run()
     at.selectbox(key=f"chart-type-{widget.id}").select("pie").run()
     assert not at.exception
     assert json.loads(service.get_widget(db, user, widget.id).content)["chart"] == "pie"
