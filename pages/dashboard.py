@@ -162,9 +162,7 @@ def card(widget_id: int) -> None:
                           on_click=_refresh, args=(widget_id,))
             st.button("Less" if opened else "More",
                       icon=":material/expand_less:" if opened else ":material/more_horiz:",
-                      key=f"more-{widget_id}", on_click=_toggle_controls, args=(widget_id,),
-                      help="Hide this widget's controls" if opened else
-                      "SQL, chart type, title, CSV, move, delete")
+                      key=f"more-{widget_id}", on_click=_toggle_controls, args=(widget_id,))
         if opened:
             _controls(widget, spec, title)
 
