@@ -11,7 +11,9 @@ Session state contract (keys are set here only; values are small):
   with it. It keeps the capped snapshot a widget would store, never the full result.
 - "draft-action": an action queued by a draft button's callback, run once at the top of
   the next page run (so the page draws each draft once, with no rerun loop).
-- "page": the page file shown last (arriving at New widget from elsewhere starts clean).
+- "page": the page file shown last (arriving at New widget from elsewhere, or through
+  the sidebar's "New widget" entry, `new_widget_entry`, starts clean).
+- "open-<widget id>": True while a dashboard card's controls ("More") are shown.
 Text from a model, a prompt, a table comment or a result is data: it is shown with
 `st.text`/`st.code`, or through `escape_markdown`, never as HTML or live Markdown.
 """

@@ -4,9 +4,9 @@ Opening the page never re-runs SQL, and needs only the app store (the stored wid
 on a fresh install the dashboard draws while the demo data is still loading; what needs
 the data (Refresh, Start here, SQL edits) waits for it with a progress message. Each card
 is a fragment, so acting on one card reruns that card alone; changes to the grid (delete,
-move) rerun the page. A card draws its chart, caption and two buttons; its other
-controls (SQL, chart type, title, CSV, move, delete) are drawn only once "More" is
-clicked, so a dashboard of 50 cards sends 50 charts, not 50 sets of menus.
+move) rerun the page. A card draws its title, chart, caption and one "More" button; its
+controls (Refresh, SQL, chart type, title, CSV, move, delete) are drawn only once "More"
+is clicked, so a dashboard of 50 cards sends 50 charts, not 50 sets of menus.
 """
 
 import streamlit as st
@@ -155,14 +155,9 @@ def card(widget_id: int) -> None:
             st.error(ui.escape_markdown(error, max_chars=1000), icon=":material/error:")
         _proposal(widget_id)
         opened = bool(st.session_state.get(f"open-{widget_id}"))
-        # A wrapping row of buttons sized to their labels: never "Re…" in a narrow card.
-        with st.container(horizontal=True, gap="small"):
-            if widget.sql_query:
-                st.button("Refresh", key=f"refresh-{widget_id}", icon=":material/refresh:",
-                          on_click=_refresh, args=(widget_id,))
-            st.button("Less" if opened else "More",
-                      icon=":material/expand_less:" if opened else ":material/more_horiz:",
-                      key=f"more-{widget_id}", on_click=_toggle_controls, args=(widget_id,))
+        st.button("Less" if opened else "More",
+                  icon=":material/expand_less:" if opened else ":material/more_horiz:",
+                  key=f"more-{widget_id}", on_click=_toggle_controls, args=(widget_id,))
         if opened:
             _controls(widget, spec, title)
 
@@ -171,6 +166,8 @@ def _controls(widget: Widget, spec: charts.ChartSpec | None, title: str) -> None
     """The card's controls, drawn only while its "More" is open."""
     widget_id = widget.id
     if widget.sql_query:
+        st.button("Refresh", key=f"refresh-{widget_id}", icon=":material/refresh:",
+                  on_click=_refresh, args=(widget_id,))
         interpretation = (widget.generation or {}).get("interpretation")
         if interpretation:
             st.caption(ui.escape_markdown(interpretation, max_chars=500))

@@ -171,6 +171,17 @@ def test_edit_sql_dialog_and_delete_and_fragment_reruns(
     _sign_in(page, app_url, "browser-cards")
     page.wait_for_selector('[data-testid="stPlotlyChart"] >> nth=1')
 
+    # A card's controls are drawn once its "More" is clicked, in that card alone.
+    assert page.get_by_role("button", name="Edit SQL").count() == 0
+    assert page.get_by_role("button", name="Refresh", exact=True).count() == 0
+    before = len(_log_lines())
+    page.get_by_role("button", name="More", exact=True).first.click()
+    page.get_by_role("button", name="Edit SQL").wait_for()
+    _wait_idle(page)
+    new = _log_lines()[before:]
+    assert f"DEBUG dashboard.pages: card {second.id} drawn" not in new
+    assert page.get_by_role("button", name="Edit SQL").count() == 1
+
     # One card reruns alone: refreshing the first card runs neither the page nor card 2.
     before = len(_log_lines())
     page.get_by_role("button", name="Refresh", exact=True).first.click()
@@ -180,16 +191,6 @@ def test_edit_sql_dialog_and_delete_and_fragment_reruns(
     assert f"DEBUG dashboard.pages: card {first.id} drawn" in new
     assert f"DEBUG dashboard.pages: card {second.id} drawn" not in new
     assert "DEBUG dashboard.pages: dashboard page run" not in new
-
-    # A card's controls are drawn once its "More" is clicked, in that card alone.
-    assert page.get_by_role("button", name="Edit SQL").count() == 0
-    before = len(_log_lines())
-    page.get_by_role("button", name="More", exact=True).first.click()
-    page.get_by_role("button", name="Edit SQL").wait_for()
-    _wait_idle(page)
-    new = _log_lines()[before:]
-    assert f"DEBUG dashboard.pages: card {second.id} drawn" not in new
-    assert page.get_by_role("button", name="Edit SQL").count() == 1
 
     # Edit SQL in the dialog: an unsafe edit is refused inline and nothing changes.
     page.get_by_role("button", name="Edit SQL").click()

@@ -168,6 +168,7 @@ def test_captions_follow_refresh_and_edit(app_url: str, browser, db: Database) -
     caption = page.locator('[data-testid="stCaptionContainer"]').filter(has_text="rows")
     assert "2020-01-01" in caption.first.inner_text()
     assert "99,999 ms" in caption.first.inner_text()
+    page.get_by_role("button", name="More", exact=True).first.click()
     page.get_by_role("button", name="Refresh", exact=True).first.click()
     _wait_idle(page)
     text = caption.first.inner_text()
@@ -175,7 +176,6 @@ def test_captions_follow_refresh_and_edit(app_url: str, browser, db: Database) -
     assert re.search(r"4 rows · query [\d,]+ ms · refreshed \d{4}-\d\d-\d\d", text), text
 
     # A hand edit marks the card as edited ("your SQL") and can update the title.
-    page.get_by_role("button", name="More", exact=True).first.click()
     page.get_by_role("button", name="Edit SQL").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("SQL").fill(
