@@ -130,9 +130,11 @@ def test_sidebar_new_widget_starts_clean_from_new_widget(app_url: str, browser) 
     sidebar_link.click()
     page.get_by_role("button", name="Add to dashboard").wait_for(state="detached",
                                                                 timeout=30_000)
+    main = page.locator('[data-testid="stMainBlockContainer"]')
+    # Two runs (the entry page, then New widget): wait for the second to finish.
+    main.locator('[data-testid="stPlotlyChart"]').wait_for(state="detached", timeout=30_000)
     _wait_idle(page)
     page.get_by_role("heading", name="New widget").wait_for()
-    main = page.locator('[data-testid="stMainBlockContainer"]')
     assert main.locator('[data-testid="stPlotlyChart"]').count() == 0
     assert page.get_by_role("button", name="Add to dashboard").count() == 0
     assert page.get_by_label("Refine").count() == 0
