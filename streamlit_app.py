@@ -2,9 +2,14 @@
 
 import streamlit as st
 
-from dashboard import ui
+from dashboard import preload
 
 st.set_page_config(page_title="Promptboard", page_icon="📊", layout="wide")
+# Before the app's heavy imports: the browser starts loading its chart code meanwhile.
+preload.chart_code()
+
+from dashboard import ui  # noqa: E402  (after the first message on purpose)
+
 ui.configure_logging()
 # The database opens in the background from the first page view (embedded server, demo
 # data, pools): by the time someone has typed a username it is usually ready.
@@ -25,7 +30,13 @@ else:
     page = st.navigation([
         st.Page(DASHBOARD, title="Dashboard", icon=":material/dashboard:", url_path=HOME,
                 default=True),
-        st.Page("pages/new_widget.py", title="New widget", icon=":material/add:"),
+        # "New widget" in the sidebar is a small entry page that drops the draft and
+        # switches to the (hidden) New widget page: a clean page even from New widget
+        # itself, where a link to the current page would only rerun it.
+        st.Page(ui.new_widget_entry, title="New widget", icon=":material/add:",
+                url_path=ui.NEW_WIDGET_ENTRY),
+        st.Page(ui.NEW_WIDGET_PAGE, title="New widget", icon=":material/add:",
+                visibility="hidden"),
         st.Page("pages/data.py", title="Data", icon=":material/table_view:"),
         st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
     ])

@@ -2,10 +2,16 @@
 
 `open_database(settings)` resolves the server (DATABASE_URL, or the embedded
 PostgreSQL), applies migrations, loads the demo data when it is missing, provisions the
-read-only role and opens one pool per role. The reader pool logs in *as* the reader
-role on its own connections: we never `SET ROLE` on an owner connection, because one
-statement (`SELECT set_config('role', 'none', true)`) could undo it. (The reader may not
-execute set_config at all where the app could revoke it: see `provision.harden`.)
+read-only role and opens one pool per role. It runs in two steps that the app can take
+apart: `open_store` (server, migrations, owner pool: enough to sign in and draw the
+stored widgets) then `complete` (demo data, reader role, hardening, reader pool: what
+questions and refreshes need). Each step holds the provisioning lock while it changes
+anything, so two processes starting together still apply each step once.
+
+The reader pool logs in *as* the reader role on its own connections: we never `SET ROLE`
+on an owner connection, because one statement (`SELECT set_config('role', 'none', true)`)
+could undo it. (The reader may not execute set_config at all where the app could revoke
+it: see `provision.harden`.)
 """
 
 from __future__ import annotations
@@ -32,22 +38,33 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Database:
-    """The process's pools. Use `with db.connection() as conn:`; never cache a connection."""
+class AppStore:
+    """The app's own tables (users, widgets, secrets) through the owner pool: usable once
+    the server is up and migrated, before the demo data and the read-only role exist.
+    Use `with store.connection() as conn:`; never cache a connection."""
 
     settings: Settings
     owner: ConnectionPool
-    reader: ConnectionPool
     owner_url: str = field(repr=False)
-    reader_url: str = field(repr=False)
-    # What PostgreSQL refuses the reader by itself (see provision.harden); None: not checked.
-    hardening: provision.HardeningStatus | None = None
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
         """An owner connection for the app store (users, widgets)."""
         with _borrow(self.owner, "POOL_TIMEOUT_S") as conn:
             yield conn
+
+    def close(self) -> None:
+        self.owner.close()
+
+
+@dataclass
+class Database(AppStore):
+    """The process's pools: the app store's plus the read-only role's (generated SQL)."""
+
+    reader: ConnectionPool
+    reader_url: str = field(repr=False)
+    # What PostgreSQL refuses the reader by itself (see provision.harden); None: not checked.
+    hardening: provision.HardeningStatus | None = None
 
     @contextmanager
     def reader_connection(self) -> Iterator[psycopg.Connection]:
@@ -150,11 +167,13 @@ def _demo_wanted(settings: Settings) -> bool:
 
 def bootstrap(settings: Settings, owner_url: str) -> str:
     """Migrate, load demo data if missing, provision the reader; return the reader URL."""
-    return _bootstrap(settings, owner_url)[0]
+    _migrate(owner_url)
+    return _provision(settings, owner_url)[0]
 
 
-def _bootstrap(settings: Settings, owner_url: str) -> tuple[str, provision.HardeningStatus]:
-    data_url = settings.data_database_url or owner_url
+@contextmanager
+def _locked_owner(owner_url: str) -> Iterator[psycopg.Connection]:
+    """An autocommit owner connection holding the provisioning lock."""
     try:
         owner_conn = psycopg.connect(owner_url, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as exc:
@@ -162,23 +181,36 @@ def _bootstrap(settings: Settings, owner_url: str) -> tuple[str, provision.Harde
     with owner_conn:
         provision.advisory_lock(owner_conn)
         try:
-            provision.apply_migrations(owner_conn)
-            if _demo_wanted(settings) and not demo.is_loaded(owner_conn):
-                log.info("loading demo data (first start)")
-                demo.load(owner_conn)
-            if settings.data_database_url:
-                try:
-                    data_ctx = psycopg.connect(data_url, autocommit=True, connect_timeout=10)
-                except psycopg.OperationalError as exc:
-                    raise _connect_error("DATA_DATABASE_URL", exc) from None
-            else:
-                data_ctx = nullcontext(owner_conn)
-            with data_ctx as data_conn:
-                reader_url = _provision_reader(settings, owner_conn, data_conn, data_url)
-                return reader_url, provision.harden(owner_conn, data_conn, settings)
+            yield owner_conn
         finally:
             if not owner_conn.closed:
                 provision.advisory_unlock(owner_conn)
+
+
+def _migrate(owner_url: str) -> None:
+    """Step one: the app's tables (users, widgets, secrets) are current."""
+    with _locked_owner(owner_url) as owner_conn:
+        provision.apply_migrations(owner_conn)
+
+
+def _provision(settings: Settings, owner_url: str) -> tuple[str, provision.HardeningStatus]:
+    """Step two: demo data loaded if wanted and missing, the reader provisioned and
+    hardened; returns the reader URL. Runs after `_migrate`."""
+    data_url = settings.data_database_url or owner_url
+    with _locked_owner(owner_url) as owner_conn:
+        if _demo_wanted(settings) and not demo.is_loaded(owner_conn):
+            log.info("loading demo data (first start)")
+            demo.load(owner_conn)
+        if settings.data_database_url:
+            try:
+                data_ctx = psycopg.connect(data_url, autocommit=True, connect_timeout=10)
+            except psycopg.OperationalError as exc:
+                raise _connect_error("DATA_DATABASE_URL", exc) from None
+        else:
+            data_ctx = nullcontext(owner_conn)
+        with data_ctx as data_conn:
+            reader_url = _provision_reader(settings, owner_conn, data_conn, data_url)
+            return reader_url, provision.harden(owner_conn, data_conn, settings)
 
 
 def _provision_reader(settings: Settings, owner_conn: psycopg.Connection,
@@ -283,18 +315,33 @@ def _pool(url: str, settings: Settings, name: str, env_name: str) -> ConnectionP
     return pool
 
 
+def open_store(settings: Settings) -> AppStore:
+    """Step one: start or reach the server, apply migrations, open the owner pool. Enough
+    to sign in and to draw stored widgets; `complete` adds the rest."""
+    owner_url = resolve_owner_url(settings)
+    _migrate(owner_url)
+    return AppStore(settings, _pool(owner_url, settings, "owner", "DATABASE_URL"), owner_url)
+
+
+def complete(store: AppStore) -> Database:
+    """Step two, on an open store: demo data, reader role, hardening and the reader pool.
+    The Database shares the store's owner pool (closing it closes both)."""
+    settings = store.settings
+    reader_url, hardening = _provision(settings, store.owner_url)
+    reader = _pool(reader_url, settings, "reader",
+                   "READER_DATABASE_URL" if settings.reader_database_url else "READER_ROLE")
+    return Database(settings=settings, owner=store.owner, owner_url=store.owner_url,
+                    reader=reader, reader_url=reader_url, hardening=hardening)
+
+
 def open_database(settings: Settings) -> Database:
     """Start or reach the server, provision it, and open both pools."""
-    owner_url = resolve_owner_url(settings)
-    reader_url, hardening = _bootstrap(settings, owner_url)
-    owner = _pool(owner_url, settings, "owner", "DATABASE_URL")
+    store = open_store(settings)
     try:
-        reader = _pool(reader_url, settings, "reader",
-                       "READER_DATABASE_URL" if settings.reader_database_url else "READER_ROLE")
+        return complete(store)
     except Exception:
-        owner.close()
+        store.close()
         raise
-    return Database(settings, owner, reader, owner_url, reader_url, hardening)
 
 
 def as_url(conninfo: str) -> str:

@@ -8,7 +8,8 @@ from dashboard.config import PROJECT_DIR
 
 DEMO_DIR = PROJECT_DIR / "sql" / "demo"
 DEMO_SCHEMA = "demo"
-# Bump when sql/demo/*.sql changes: a loaded schema with another marker is reloaded.
+# Bump when the data or schema that sql/demo/*.sql builds changes: a loaded schema with
+# another marker is reloaded. (keys.sql only moved the keys after the rows: same schema.)
 DEMO_VERSION = "promptboard-demo-v1"
 
 # A digest of every row that pins the data set: equal on every machine, server version and load.
@@ -45,6 +46,7 @@ def load(conn: psycopg.Connection, *, force: bool = False) -> bool:
         conn.execute(f"DROP SCHEMA IF EXISTS {DEMO_SCHEMA} CASCADE")
         conn.execute((DEMO_DIR / "schema.sql").read_text())
         conn.execute((DEMO_DIR / "data.sql").read_text())
+        conn.execute((DEMO_DIR / "keys.sql").read_text())
         conn.execute(
             f"COMMENT ON SCHEMA {DEMO_SCHEMA} IS 'Demo store data ({DEMO_VERSION}): "
             "customers, products, orders and order items, 2023-2025.'"

@@ -20,7 +20,7 @@ from dashboard import charts, export, store
 from dashboard.catalog import Catalog, build_context, get_catalog
 from dashboard.chart_inference import requested_chart
 from dashboard.config import Settings
-from dashboard.db import Database
+from dashboard.db import AppStore, Database
 from dashboard.errors import (
     DashboardError,
     GenerationFailed,
@@ -498,12 +498,12 @@ def create(db: Database, user: User, draft: Preview | str, *,
     return widget
 
 
-def list_widgets(db: Database, user: User) -> list[Widget]:
+def list_widgets(db: AppStore, user: User) -> list[Widget]:
     """The user's widgets in dashboard order."""
     return store.list_widgets(db, user)
 
 
-def get_widget(db: Database, user: User, widget_id: int) -> Widget:
+def get_widget(db: AppStore, user: User, widget_id: int) -> Widget:
     """One of the user's widgets; NotFound for a missing or foreign id."""
     return store.get_widget(db, user, widget_id)
 
@@ -648,7 +648,7 @@ def _replace_sql(db: Database, user: User, widget_id: int, sql: str, *, source: 
                      title=title)
 
 
-def set_chart(db: Database, user: User, widget_id: int, chart: str) -> Widget:
+def set_chart(db: AppStore, user: User, widget_id: int, chart: str) -> Widget:
     """Draw the stored snapshot as another chart type (falls back, with a note, when the
     data cannot be shown that way)."""
     chart_type = _check_chart(chart)
@@ -672,7 +672,7 @@ def _check_title(title: str) -> str:
     return title
 
 
-def rename(db: Database, user: User, widget_id: int, title: str) -> Widget:
+def rename(db: AppStore, user: User, widget_id: int, title: str) -> Widget:
     """Change a widget's title (also the title drawn on its chart)."""
     title = _check_title(title)
 
@@ -685,17 +685,17 @@ def rename(db: Database, user: User, widget_id: int, title: str) -> Widget:
     return store.modify_widget(db, user, widget_id, change)
 
 
-def delete(db: Database, user: User, widget_id: int) -> None:
+def delete(db: AppStore, user: User, widget_id: int) -> None:
     """Delete one of the user's widgets."""
     store.delete_widget(db, user, widget_id)
 
 
-def move(db: Database, user: User, widget_id: int, offset: int) -> list[Widget]:
+def move(db: AppStore, user: User, widget_id: int, offset: int) -> list[Widget]:
     """Move a widget `offset` places on the dashboard; returns the new order."""
     return store.move_widget(db, user, widget_id, int(offset))
 
 
-def export_csv(db: Database, user: User, widget_id: int) -> bytes:
+def export_csv(db: AppStore, user: User, widget_id: int) -> bytes:
     """The widget's stored data (its snapshot) as CSV, formula-like cells escaped."""
     widget = store.get_widget(db, user, widget_id)
     return export.to_csv(charts.parse_content(widget.content))

@@ -17,7 +17,7 @@ from typing import Any
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from dashboard.db import Database
+from dashboard.db import AppStore
 from dashboard.errors import InvalidInput, NotFound
 
 _USERNAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -67,17 +67,17 @@ def normalize_username(raw: str) -> str:
     return name
 
 
-def get_or_create_user(db: Database, username: str) -> User:
+def get_or_create_user(db: AppStore, username: str) -> User:
     """The user with this name, created on first sign-in (safe under concurrency)."""
     return _upsert_user(db, normalize_username(username))
 
 
-def get_or_create_identity(db: Database, identity: str) -> User:
+def get_or_create_identity(db: AppStore, identity: str) -> User:
     """The user for an already-validated OIDC identity (see auth.normalize_identity)."""
     return _upsert_user(db, identity)
 
 
-def _upsert_user(db: Database, name: str) -> User:
+def _upsert_user(db: AppStore, name: str) -> User:
     with db.connection() as conn, conn.cursor(row_factory=class_row(User)) as cur:
         cur.execute(
             "INSERT INTO users (username) VALUES (%s) ON CONFLICT (username) DO NOTHING "
@@ -92,7 +92,7 @@ def _upsert_user(db: Database, name: str) -> User:
     return user
 
 
-def list_widgets(db: Database, user: User) -> list[Widget]:
+def list_widgets(db: AppStore, user: User) -> list[Widget]:
     """The user's widgets in dashboard order."""
     with db.connection() as conn, conn.cursor(row_factory=class_row(Widget)) as cur:
         cur.execute(
@@ -108,7 +108,7 @@ def _not_found(widget_id: int) -> NotFound:
     return NotFound(f"Widget {widget_id} was not found on your dashboard.")
 
 
-def get_widget(db: Database, user: User, widget_id: int) -> Widget:
+def get_widget(db: AppStore, user: User, widget_id: int) -> Widget:
     with db.connection() as conn, conn.cursor(row_factory=class_row(Widget)) as cur:
         cur.execute(
             f"SELECT {_WIDGET_COLUMNS} FROM widgets WHERE id = %s AND user_id = %s",
@@ -139,7 +139,7 @@ def _check_unicode(*texts: Any) -> None:
 
 
 def create_widget(
-    db: Database,
+    db: AppStore,
     user: User,
     *,
     prompt: str,
@@ -189,7 +189,7 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def update_widget(db: Database, user: User, widget_id: int, **changes: Any) -> Widget:
+def update_widget(db: AppStore, user: User, widget_id: int, **changes: Any) -> Widget:
     """Change some columns of one of the user's widgets; NotFound for anyone else's."""
     if not changes:
         return get_widget(db, user, widget_id)
@@ -206,7 +206,7 @@ def update_widget(db: Database, user: User, widget_id: int, **changes: Any) -> W
     return widget
 
 
-def modify_widget(db: Database, user: User, widget_id: int,
+def modify_widget(db: AppStore, user: User, widget_id: int,
                   change: Callable[[Widget], dict[str, Any] | None]) -> Widget:
     """Read-modify-write one widget under a row lock (`SELECT ... FOR UPDATE`).
 
@@ -238,7 +238,7 @@ def modify_widget(db: Database, user: User, widget_id: int,
     return widget
 
 
-def delete_widget(db: Database, user: User, widget_id: int) -> None:
+def delete_widget(db: AppStore, user: User, widget_id: int) -> None:
     with db.connection() as conn:
         deleted = conn.execute(
             "DELETE FROM widgets WHERE id = %s AND user_id = %s", [widget_id, user.id]
@@ -247,7 +247,7 @@ def delete_widget(db: Database, user: User, widget_id: int) -> None:
         raise _not_found(widget_id)
 
 
-def move_widget(db: Database, user: User, widget_id: int, offset: int) -> list[Widget]:
+def move_widget(db: AppStore, user: User, widget_id: int, offset: int) -> list[Widget]:
     """Move a widget `offset` places (negative: earlier); renumber positions 1..n."""
     widgets = list_widgets(db, user)
     ids = [w.id for w in widgets]
@@ -264,7 +264,7 @@ def move_widget(db: Database, user: User, widget_id: int, offset: int) -> list[W
     return list_widgets(db, user)
 
 
-def app_secret(db: Database, name: str) -> str:
+def app_secret(db: AppStore, name: str) -> str:
     """A server-side secret kept in `app_secrets` (owner-only), created once: 32 random
     bytes, hex. Every app process sharing the database signs with the same key."""
     import secrets

@@ -11,7 +11,9 @@ Session state contract (keys are set here only; values are small):
   with it. It keeps the capped snapshot a widget would store, never the full result.
 - "draft-action": an action queued by a draft button's callback, run once at the top of
   the next page run (so the page draws each draft once, with no rerun loop).
-- "page": the page file shown last (arriving at New widget from elsewhere starts clean).
+- "page": the page file shown last (arriving at New widget from elsewhere, or through
+  the sidebar's "New widget" entry, `new_widget_entry`, starts clean).
+- "open-<widget id>": True while a dashboard card's controls ("More") are shown.
 Text from a model, a prompt, a table comment or a result is data: it is shown with
 `st.text`/`st.code`, or through `escape_markdown`, never as HTML or live Markdown.
 """
@@ -24,7 +26,9 @@ import logging
 import os
 import sys
 import threading
+import time
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -33,7 +37,7 @@ import streamlit as st
 
 from dashboard import auth, charts, service, session_cookie, store
 from dashboard.config import Settings, get_settings
-from dashboard.db import Database, open_database
+from dashboard.db import AppStore, Database, complete, open_store
 from dashboard.errors import DashboardError, InvalidChartSpec, NotFound
 from dashboard.store import User, Widget
 from dashboard.text import inert
@@ -43,71 +47,136 @@ log = logging.getLogger("dashboard.pages")
 
 
 _start_lock = threading.Lock()
-_starts: dict[Settings, Future[Database]] = {}
 
 
-def start_database() -> Future[Database]:
+@dataclass
+class _Start:
+    """One process's start of the database, in two steps: `store` resolves once the
+    server is up and migrated (sign-in, stored widgets); `database` once the demo data,
+    the read-only role and the reader pool are there too (questions, refreshes, Data)."""
+
+    store: Future[AppStore]
+    database: Future[Database]
+
+    def failed(self) -> bool:
+        return any(f.done() and f.exception() is not None for f in (self.store, self.database))
+
+
+_starts: dict[Settings, _Start] = {}
+# What the wait messages say while each step runs.
+_STORE_WAIT = ("Starting the database…",
+               "Starting PostgreSQL (the first start of a new install creates it).")
+_DATABASE_WAIT = ("Preparing the data…",
+                  "Loading the demo data and the read-only role (first start only; later "
+                  "starts take a moment).")
+
+
+def start_database() -> _Start:
     """Start (once per process and configuration) opening the database in the background:
-    the embedded server's first start, migrations, demo data, pools, then a warm-up of the
-    catalog and the chart code. The app calls this as soon as any page runs, so the work
-    overlaps the sign-in form instead of following the click."""
+    the embedded server's first start and migrations, then the demo data, the reader role
+    and pools, then a warm-up of the catalog. The app calls this as soon as any page runs,
+    so the work overlaps the sign-in form; signing in waits for the first step only."""
     current = get_settings()
     with _start_lock:
-        future = _starts.get(current)
-        if future is None or (future.done() and future.exception() is not None):
-            future = Future()
-            _starts[current] = future
-            threading.Thread(target=_open, args=(current, future), daemon=True,
+        start = _starts.get(current)
+        if start is None or start.failed():
+            reuse = None
+            if start is not None and start.store.done() and start.store.exception() is None:
+                reuse = start.store.result()  # only the second step failed: retry it
+            start = _Start(Future(), Future())
+            if reuse is not None:
+                start.store.set_result(reuse)
+            _starts[current] = start
+            threading.Thread(target=_open, args=(current, start), daemon=True,
                              name="promptboard-start").start()
-        return future
+        return start
 
 
-def _open(current: Settings, future: Future[Database]) -> None:
+def _open(current: Settings, start: _Start) -> None:
+    if not start.store.done():
+        threading.Thread(target=_warm_charts, daemon=True, name="promptboard-warm").start()
+        try:
+            start.store.set_result(open_store(current))
+        except BaseException as exc:  # handed to the waiting page (a DashboardError message)
+            start.store.set_exception(exc)
+            start.database.set_exception(exc)
+            return
     try:
-        db = open_database(current)
-    except BaseException as exc:  # handed to the waiting page (a DashboardError message)
-        future.set_exception(exc)
+        db = complete(start.store.result())
+    except BaseException as exc:
+        start.database.set_exception(exc)
         return
-    future.set_result(db)
+    start.database.set_result(db)
     try:  # warm-up only: a failure here shows up, with its message, on first real use
         from dashboard.catalog import get_catalog
 
-        get_catalog(db)
+        get_catalog(db)  # after the demo data: never an empty catalog
+    except Exception:
+        log.debug("catalog warm-up failed", exc_info=True)
+
+
+def _warm_charts() -> None:
+    """Build one small figure (Plotly's first one loads its validators), while the server
+    starts: the first dashboard draws without that cost."""
+    try:
         charts.build_figure(charts.ChartSpec(chart="line", columns=["x", "y"],
                                              data=[[1, 1], [2, 2]], x="x", y=["y"]))
     except Exception:
-        log.debug("warm-up failed", exc_info=True)
+        log.debug("chart warm-up failed", exc_info=True)
 
 
-def database() -> Database:
-    """The process's Database (owner and reader pools), shared by every session; while
-    it is still starting the page shows the progress in an `st.status`."""
-    future = start_database()
-    if not future.done():
-        with st.status("Preparing the database…", expanded=True) as status:
-            status.write("Starting PostgreSQL and loading the demo data (first start "
-                         "only; later starts take a moment).")
+def _wait(future: Future[Any], message: tuple[str, str], progress: bool) -> Any:
+    """The future's result; while it is pending the page shows an `st.status` with the
+    seconds waited, removed once done (`progress=False`: wait silently, for callbacks)."""
+    if future.done() or not progress:
+        return future.result()
+    label, detail = message
+    slot = st.empty()
+    started = time.monotonic()
+    with slot.container(), st.status(label, expanded=True) as status:
+        status.write(detail)
+        while True:
             try:
-                future.result()
+                result = future.result(timeout=0.5)
+            except FutureTimeout:
+                # Each update also lets Streamlit stop this run if the analyst moves on.
+                status.update(label=f"{label} {time.monotonic() - started:.0f} s")
             except DashboardError:
                 status.update(label="The database is not available", state="error")
                 raise
-            status.update(label="Database ready", state="complete", expanded=False)
-    return future.result()
+            else:
+                break
+    slot.empty()
+    return result
+
+
+def app_store(*, progress: bool = True) -> AppStore:
+    """The process's app store (owner pool): users and stored widgets, usable before the
+    demo data and the reader exist. Signing in and drawing a dashboard need only this."""
+    return _wait(start_database().store, _STORE_WAIT, progress)
+
+
+def database(*, progress: bool = True) -> Database:
+    """The process's Database (owner and reader pools, demo data loaded), shared by every
+    session; while it is still being prepared the page shows the progress in an
+    `st.status` (`progress=False` in callbacks, which wait without drawing)."""
+    start = start_database()
+    if not start.store.done():
+        app_store(progress=progress)
+    return _wait(start.database, _DATABASE_WAIT, progress)
 
 
 def _forget_database() -> None:
-    """Close and drop the process's Database (tests switch DATABASE_URL between cases);
-    a pool left to the garbage collector would try to join its own worker thread."""
+    """Close and drop the process's Database (tests switch DATABASE_URL between cases).
+    Closing here, not in the garbage collector, which may run in a pool's own thread."""
     with _start_lock:
-        futures = list(_starts.values())
+        starts = list(_starts.values())
         _starts.clear()
-    for future in futures:
-        try:
-            future.result()
-        except BaseException:  # a failed start has nothing to close
-            continue
-        future.result().close()
+    for start in starts:
+        for future in (start.database, start.store):
+            if future.done() and future.exception() is None:
+                future.result().close()  # the Database closes the store's pool too
+                break
 
 
 database.clear = _forget_database  # type: ignore[attr-defined]
@@ -146,7 +215,7 @@ def _user_from_cookie() -> User | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        db = database()
+        db = app_store()
         found = session_cookie.verify(store.app_secret(db, session_cookie.SECRET_NAME), value)
         if found is None:
             return None
@@ -168,7 +237,7 @@ def require_user() -> User:
 
 
 def username_user(username: str) -> User:
-    return store.get_or_create_user(database(), username)
+    return store.get_or_create_user(app_store(), username)
 
 
 def check_oidc_secrets() -> None:
@@ -183,7 +252,7 @@ def check_oidc_secrets() -> None:
 def identity_user() -> User:
     """The users row for the OIDC identity signed in through st.login()."""
     return store.get_or_create_identity(
-        database(), auth.identity_from_user_info(st.user.to_dict()))
+        app_store(), auth.identity_from_user_info(st.user.to_dict()))
 
 
 def exposed_without_authentication() -> bool:
@@ -194,7 +263,7 @@ def sign_in(user: User) -> None:
     st.session_state[USER_KEY] = {"id": user.id, "username": user.username}
     st.session_state.pop("signed_out", None)
     if settings().auth_mode == "username":
-        key = store.app_secret(database(), session_cookie.SECRET_NAME)
+        key = store.app_secret(app_store(), session_cookie.SECRET_NAME)
         st.session_state["cookie"] = session_cookie.sign(key, user.id, user.username)
 
 
@@ -340,6 +409,31 @@ def draft_sql_clicked(draft_id: int) -> None:
 
 def take_draft_action() -> tuple[Any, ...] | None:
     return st.session_state.pop(ACTION_KEY, None)
+
+
+NEW_WIDGET_PAGE = "pages/new_widget.py"
+NEW_WIDGET_ENTRY = "new"  # the URL path of the sidebar's "New widget" entry
+
+
+def new_widget_entry() -> None:
+    """The sidebar's "New widget" (a page of its own in st.navigation): forget the draft
+    and any queued action, then show the New widget page. Clicking a navigation link to
+    the page already shown only reruns it, so the entry is a different page; the New
+    widget page itself is hidden from the navigation and highlights this entry."""
+    drop_draft()
+    st.session_state.pop(ACTION_KEY, None)
+    st.session_state["page"] = NEW_WIDGET_ENTRY  # the page sees a move (see page_view)
+    st.switch_page(NEW_WIDGET_PAGE)
+
+
+def mark_new_widget_entry() -> None:
+    """Highlight the sidebar's "New widget" entry while the (hidden) page is shown, as
+    the navigation does for the current page."""
+    st.html(f"""<style>
+[data-testid="stSidebarNav"] a[href$="/{NEW_WIDGET_ENTRY}"] {{
+  background-color: rgba(151, 166, 195, 0.25); }}
+[data-testid="stSidebarNav"] a[href$="/{NEW_WIDGET_ENTRY}"] span {{ font-weight: 600; }}
+</style>""")
 
 
 def page_view(name: str) -> bool:

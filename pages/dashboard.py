@@ -1,7 +1,12 @@
 """The signed-in user's dashboard: a grid of cards drawn from stored snapshots.
 
-Opening the page never re-runs SQL. Each card is a fragment, so acting on one card
-reruns that card alone; changes to the grid (delete, move) rerun the page.
+Opening the page never re-runs SQL, and needs only the app store (the stored widgets):
+on a fresh install the dashboard draws while the demo data is still loading; what needs
+the data (Refresh, Start here, SQL edits) waits for it with a progress message. Each card
+is a fragment, so acting on one card reruns that card alone; changes to the grid (delete,
+move) rerun the page. A card draws its title, chart, caption and one "More" button; its
+controls (Refresh, SQL, chart type, title, CSV, move, delete) are drawn only once "More"
+is clicked, so a dashboard of 50 cards sends 50 charts, not 50 sets of menus.
 """
 
 import streamlit as st
@@ -12,7 +17,7 @@ from dashboard.store import Widget
 
 user = ui.require_user()
 ui.page_view(__file__)
-db = ui.database()
+db = ui.app_store()  # users and stored widgets; ui.database() for what runs SQL
 proposals: dict[int, dict[str, str]] = st.session_state.setdefault("proposals", {})
 # The widgets listed by this (full) page run, so that cards drawn in it need no query of
 # their own; emptied at the end of the run, so a card rerunning alone (a fragment) reads
@@ -30,7 +35,7 @@ def edit_sql_dialog(widget_id: int, sql: str, title: str) -> None:
                               value=title, max_chars=200, key=f"edit-title-{widget_id}")
     if st.button("Check, run and save", type="primary", key=f"save-sql-{widget_id}"):
         try:
-            service.edit_sql(db, user, widget_id, text,
+            service.edit_sql(ui.database(), user, widget_id, text,
                              title=new_title if new_title.strip() != title else None)
         except DashboardError as exc:
             ui.show_error(exc)
@@ -64,10 +69,10 @@ def _set_error(widget_id: int | str, message: str | None) -> None:
         st.session_state.pop(f"error-{widget_id}", None)
 
 
-def _refresh(widget_id: int) -> None:
+def _refresh(widget_id: int, progress: bool = False) -> None:
     """Re-run the saved query; a failure keeps the old snapshot and may offer a fix."""
     try:
-        outcome = service.refresh(db, user, widget_id)
+        outcome = service.refresh(ui.database(progress=progress), user, widget_id)
     except DashboardError as exc:
         _set_error(widget_id, exc.message)
         return
@@ -92,7 +97,12 @@ def _act(widget_id: int, action, *args) -> None:
 
 
 def _accept(widget_id: int, sql: str) -> None:
-    _act(widget_id, service.accept_proposal, sql)
+    try:
+        service.accept_proposal(ui.database(progress=False), user, widget_id, sql)
+    except DashboardError as exc:
+        _set_error(widget_id, exc.message)
+    else:
+        _set_error(widget_id, None)
     if not st.session_state.get(f"error-{widget_id}"):
         proposals.pop(widget_id, None)
 
@@ -122,6 +132,11 @@ def _proposal(widget_id: int) -> None:
                       on_click=lambda: proposals.pop(widget_id, None))
 
 
+def _toggle_controls(widget_id: int) -> None:
+    key = f"open-{widget_id}"
+    st.session_state[key] = not st.session_state.get(key, False)
+
+
 @st.fragment
 def card(widget_id: int) -> None:
     ui.log.debug("card %s drawn", widget_id)
@@ -139,36 +154,41 @@ def card(widget_id: int) -> None:
         if error := st.session_state.get(f"error-{widget_id}"):
             st.error(ui.escape_markdown(error, max_chars=1000), icon=":material/error:")
         _proposal(widget_id)
-        # A wrapping row of buttons sized to their labels: never "Re…" in a narrow card.
-        with st.container(horizontal=True, gap="small"):
-            if widget.sql_query:
-                st.button("Refresh", key=f"refresh-{widget_id}", icon=":material/refresh:",
-                          on_click=_refresh, args=(widget_id,))
-                with st.popover("SQL", icon=":material/code:"):
-                    interpretation = (widget.generation or {}).get("interpretation")
-                    if interpretation:
-                        st.caption(ui.escape_markdown(interpretation, max_chars=500))
-                    st.code(widget.sql_query, language="sql", wrap_lines=True)
-                    if st.button("Edit SQL", key=f"edit-{widget_id}"):
-                        edit_sql_dialog(widget_id, widget.sql_query, title)
-            with st.popover("More", icon=":material/more_horiz:"):
-                _more_actions(widget, spec)
+        opened = bool(st.session_state.get(f"open-{widget_id}"))
+        st.button("Less" if opened else "More",
+                  icon=":material/expand_less:" if opened else ":material/more_horiz:",
+                  key=f"more-{widget_id}", on_click=_toggle_controls, args=(widget_id,))
+        if opened:
+            _controls(widget, spec, title)
 
 
-def _more_actions(widget: Widget, spec: charts.ChartSpec | None) -> None:
+def _controls(widget: Widget, spec: charts.ChartSpec | None, title: str) -> None:
+    """The card's controls, drawn only while its "More" is open."""
     widget_id = widget.id
-    if spec is not None and widget.sql_query:
-        st.selectbox("Chart type", charts.CHART_TYPES,
-                     index=charts.CHART_TYPES.index(spec.chart),
-                     key=f"chart-type-{widget_id}", on_change=_set_chart, args=(widget_id,))
-    st.text_input("Title", value=widget.title or widget.prompt, max_chars=200,
-                  key=f"title-{widget_id}")
-    st.button("Rename", key=f"rename-{widget_id}", on_click=_rename, args=(widget_id,))
-    if spec is not None:
-        # Built only when clicked, not for every card on every rerun.
-        st.download_button("Download CSV", lambda: service.export_csv(db, user, widget_id),
-                           file_name=f"widget-{widget_id}.csv", mime="text/csv",
-                           key=f"csv-{widget_id}", on_click="ignore")
+    if widget.sql_query:
+        st.button("Refresh", key=f"refresh-{widget_id}", icon=":material/refresh:",
+                  on_click=_refresh, args=(widget_id,))
+        interpretation = (widget.generation or {}).get("interpretation")
+        if interpretation:
+            st.caption(ui.escape_markdown(interpretation, max_chars=500))
+        st.code(widget.sql_query, language="sql", wrap_lines=True)
+        if st.button("Edit SQL", key=f"edit-{widget_id}", icon=":material/code:"):
+            edit_sql_dialog(widget_id, widget.sql_query, title)
+        if spec is not None:
+            st.selectbox("Chart type", charts.CHART_TYPES,
+                         index=charts.CHART_TYPES.index(spec.chart),
+                         key=f"chart-type-{widget_id}", on_change=_set_chart,
+                         args=(widget_id,))
+    st.text_input("Title", value=title, max_chars=200, key=f"title-{widget_id}")
+    with st.container(horizontal=True, gap="small"):
+        st.button("Rename", key=f"rename-{widget_id}", on_click=_rename, args=(widget_id,))
+        if spec is not None:
+            # Built only when clicked, not for every card on every rerun.
+            st.download_button("Download CSV",
+                               lambda: service.export_csv(db, user, widget_id),
+                               file_name=f"widget-{widget_id}.csv", mime="text/csv",
+                               key=f"csv-{widget_id}", on_click="ignore",
+                               icon=":material/download:")
     # Moving changes the grid, so the whole page reruns.
     with st.container(horizontal=True, gap="small"):
         if st.button("Move earlier", key=f"up-{widget_id}", icon=":material/arrow_back:"):
@@ -177,8 +197,8 @@ def _more_actions(widget: Widget, spec: charts.ChartSpec | None) -> None:
         if st.button("Move later", key=f"down-{widget_id}", icon=":material/arrow_forward:"):
             service.move(db, user, widget_id, 1)
             st.rerun()
-    if st.button("Delete…", key=f"delete-{widget_id}", type="secondary"):
-        delete_dialog(widget_id, widget.title or widget.prompt)
+        if st.button("Delete…", key=f"delete-{widget_id}", icon=":material/delete:"):
+            delete_dialog(widget_id, title)
 
 
 ui.log.debug("dashboard page run")
@@ -201,12 +221,15 @@ listed.update((w.id, w) for w in widgets)
 
 
 def start_here() -> None:
-    """Three one-click first questions; each creates a real widget (offline planner)."""
+    """Three one-click first questions; each creates a real widget (offline planner).
+    They come from the data's catalog, so the panel waits for the data (a fresh install
+    is still loading it while the stored widgets are already drawn)."""
     with st.container(border=True):
         st.markdown("**Start here** · ask your data a question and keep the answer as a "
                     "widget. One click builds one:")
+        prompts = examples.starter_prompts(ui.database())
         with st.container(horizontal=True, gap="small"):
-            for index, prompt in enumerate(examples.starter_prompts(db)):
+            for index, prompt in enumerate(prompts):
                 st.button(ui.escape_markdown(prompt), key=f"example-{index}",
                           icon=":material/auto_awesome:", on_click=_create_example,
                           args=(prompt,))
@@ -218,7 +241,8 @@ def start_here() -> None:
 
 def _create_example(prompt: str) -> None:
     try:
-        service.create(db, user, prompt, generator=service.offline_generator(db))
+        data = ui.database(progress=False)
+        service.create(data, user, prompt, generator=service.offline_generator(data))
     except DashboardError as exc:
         _set_error("example", exc.message)
     else:
@@ -226,10 +250,12 @@ def _create_example(prompt: str) -> None:
 
 
 # The panel stays until the first widget with a query exists (testuser's seed sample is
-# stored data only, so it keeps the panel company).
-if not any(w.sql_query for w in widgets):
-    start_here()
+# stored data only, so it keeps the panel company). Its place is kept at the top and it
+# is filled last, so the cards draw first.
+panel = st.container() if not any(w.sql_query for w in widgets) else None
 if not widgets:
+    with panel:  # type: ignore[union-attr]
+        start_here()
     st.stop()
 
 ui.card_grid_style()
@@ -242,7 +268,7 @@ if toolbar[1].button("Refresh all", icon=":material/refresh:", width="stretch"):
     failures = 0
     for index, widget in enumerate(widgets, start=1):
         if widget.sql_query:
-            _refresh(widget.id)
+            _refresh(widget.id, progress=True)
             failures += bool(st.session_state.get(f"error-{widget.id}"))
         progress.progress(index / len(widgets), text=f"Refreshed {index} of {len(widgets)}")
     progress.empty()
@@ -257,3 +283,6 @@ with st.container(key=ui.GRID_KEY):
             with column:
                 card(widget.id)
 listed.clear()
+if panel is not None:
+    with panel:
+        start_here()

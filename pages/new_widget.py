@@ -12,7 +12,8 @@ from dashboard.errors import DashboardError, NeedsClarification
 
 user = ui.require_user()
 if ui.page_view(__file__):
-    ui.drop_draft()  # arriving from another page (the sidebar link) starts clean
+    ui.drop_draft()  # arriving from another page starts clean
+ui.mark_new_widget_entry()
 db = ui.database()
 settings = ui.settings()
 ui.log.debug("new widget page run")

@@ -186,7 +186,8 @@ def test_clarification_buttons_and_interpretation(app_env: None, db: Database,
     widget = service.list_widgets(db, user)[0]
     assert widget.generation["interpretation"].startswith("Count of all orders")
     board = _app(user)
-    # The card's SQL popover carries the interpretation line too.
+    # The card's controls (opened with "More") carry the interpretation line too.
+    _button(board, "More").click().run()
     assert "Count of all orders, cancelled ones included" in [c.value for c in board.caption]
 
 

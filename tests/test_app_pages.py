@@ -58,6 +58,10 @@ def test_card_actions_refresh_rechart_rename(app_env: None, db: Database) -> Non
     user = _user(db, "cards")
     widget = service.create(db, user, "Revenue by region")
     at = _app(user)
+    # A card's controls are drawn once its "More" is clicked (not for every card).
+    assert not at.selectbox and not at.text_input
+    assert not [b for b in at.button if b.label == "Refresh"]
+    _button(at, "More").click().run()
     _button(at, "Refresh").click().run()
     assert not at.exception and not at.error
     at.selectbox(key=f"chart-type-{widget.id}").select("pie").run()
@@ -76,7 +80,10 @@ def test_static_seed_widget_explains_itself(app_env: None, db: Database) -> None
     at = _app(testuser)
     captions = [c.value for c in at.caption]
     assert any("no query" in c and len(c) < 80 for c in captions), captions
-    assert not [b for b in at.button if b.label == "Refresh"]
+    _button(at, "More").click().run()
+    assert not at.exception
+    assert not [b for b in at.button if b.label in ("Refresh", "Edit SQL")]
+    assert [t.label for t in at.text_input] == ["Title"]
 
 
 def test_new_widget_flow_with_offline_generator(app_env: None, db: Database) -> None:

@@ -171,6 +171,17 @@ def test_edit_sql_dialog_and_delete_and_fragment_reruns(
     _sign_in(page, app_url, "browser-cards")
     page.wait_for_selector('[data-testid="stPlotlyChart"] >> nth=1')
 
+    # A card's controls are drawn once its "More" is clicked, in that card alone.
+    assert page.get_by_role("button", name="Edit SQL").count() == 0
+    assert page.get_by_role("button", name="Refresh", exact=True).count() == 0
+    before = len(_log_lines())
+    page.get_by_role("button", name="More", exact=True).first.click()
+    page.get_by_role("button", name="Edit SQL").wait_for()
+    _wait_idle(page)
+    new = _log_lines()[before:]
+    assert f"DEBUG dashboard.pages: card {second.id} drawn" not in new
+    assert page.get_by_role("button", name="Edit SQL").count() == 1
+
     # One card reruns alone: refreshing the first card runs neither the page nor card 2.
     before = len(_log_lines())
     page.get_by_role("button", name="Refresh", exact=True).first.click()
@@ -182,7 +193,6 @@ def test_edit_sql_dialog_and_delete_and_fragment_reruns(
     assert "DEBUG dashboard.pages: dashboard page run" not in new
 
     # Edit SQL in the dialog: an unsafe edit is refused inline and nothing changes.
-    page.get_by_role("button", name="SQL", exact=True).first.click()
     page.get_by_role("button", name="Edit SQL").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("SQL").fill("DELETE FROM demo.orders")
@@ -199,8 +209,7 @@ def test_edit_sql_dialog_and_delete_and_fragment_reruns(
     _wait_idle(page)
     assert "count(*)" in service.get_widget(db, user, first.id).sql_query.lower()
 
-    # CSV of the card's snapshot, built when clicked.
-    page.get_by_role("button", name="More", exact=True).first.click()
+    # CSV of the card's snapshot, built when clicked (the card's controls stay open).
     with page.expect_download() as download:
         page.get_by_role("button", name="Download CSV").click()
     csv_text = Path(download.value.path()).read_text(encoding="utf-8-sig")

@@ -112,6 +112,49 @@ def test_draft_state_never_goes_stale(app_url: str, browser, db: Database) -> No
     context.close()
 
 
+def test_sidebar_new_widget_starts_clean_from_new_widget(app_url: str, browser) -> None:
+    """Clicking "New widget" in the sidebar while on New widget drops the draft (the
+    "Start over" button is not the only way back to a clean page)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    _sign_in(page, app_url, _user("restart"))
+    sidebar_link = page.locator('[data-testid="stSidebarNav"]').get_by_role(
+        "link", name="New widget")
+    sidebar_link.click()
+    _wait_idle(page)
+    _ask(page, "monthly revenue in 2025 by region as a line chart")
+    page.locator('[data-testid="stPlotlyChart"]').wait_for()
+    page.get_by_label("Refine").fill("only Europe")
+    assert page.get_by_role("button", name="Add to dashboard").count() == 1
+
+    sidebar_link.click()
+    page.get_by_role("button", name="Add to dashboard").wait_for(state="detached",
+                                                                timeout=30_000)
+    main = page.locator('[data-testid="stMainBlockContainer"]')
+    # Two runs (the entry page, then New widget): wait for the second to finish.
+    main.locator('[data-testid="stPlotlyChart"]').wait_for(state="detached", timeout=30_000)
+    _wait_idle(page)
+    page.get_by_role("heading", name="New widget").wait_for()
+    assert main.locator('[data-testid="stPlotlyChart"]').count() == 0
+    assert page.get_by_role("button", name="Add to dashboard").count() == 0
+    assert page.get_by_label("Refine").count() == 0
+    # The clean page is the usual one: examples open, an empty question box, and the
+    # sidebar entry marked as the current page.
+    assert page.get_by_role("button", name="Revenue by region").count() >= 1
+    box = page.get_by_placeholder("Ask a question about your data", exact=False)
+    assert box.input_value() == ""
+    background = sidebar_link.evaluate("a => getComputedStyle(a).backgroundColor")
+    assert background not in ("rgba(0, 0, 0, 0)", "transparent"), background
+    page.screenshot(path=str(ARTIFACTS / "new-widget-restarted.png"), full_page=True)
+
+    # A new question on the clean page works as usual.
+    _ask(page, "total revenue in 2024")
+    page.locator('[data-testid="stMetric"]').wait_for()
+    assert _chart_type(page) == "number"
+    _no_exception(page)
+    context.close()
+
+
 def test_captions_follow_refresh_and_edit(app_url: str, browser, db: Database) -> None:
     name = _user("caption")
     user = store.get_or_create_user(db, name)
@@ -127,6 +170,7 @@ def test_captions_follow_refresh_and_edit(app_url: str, browser, db: Database) -
     caption = page.locator('[data-testid="stCaptionContainer"]').filter(has_text="rows")
     assert "2020-01-01" in caption.first.inner_text()
     assert "99,999 ms" in caption.first.inner_text()
+    page.get_by_role("button", name="More", exact=True).first.click()
     page.get_by_role("button", name="Refresh", exact=True).first.click()
     _wait_idle(page)
     text = caption.first.inner_text()
@@ -134,7 +178,6 @@ def test_captions_follow_refresh_and_edit(app_url: str, browser, db: Database) -
     assert re.search(r"4 rows · query [\d,]+ ms · refreshed \d{4}-\d\d-\d\d", text), text
 
     # A hand edit marks the card as edited ("your SQL") and can update the title.
-    page.get_by_role("button", name="SQL", exact=True).first.click()
     page.get_by_role("button", name="Edit SQL").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("SQL").fill(
@@ -214,11 +257,11 @@ def test_no_truncated_text(app_url: str, browser, busy_user: str, width: int, pe
     page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for()
     page.wait_for_timeout(800)
     cut = page.evaluate(OVERFLOWING)
-    # The More popover of the first card: "Move earlier" must not be cut either.
+    # The first card's controls (opened with "More"): "Move earlier" must not be cut.
     page.get_by_role("button", name="More", exact=True).first.click()
     page.get_by_role("button", name="Move earlier").wait_for()
+    _wait_idle(page)
     cut += page.evaluate(OVERFLOWING)
-    page.keyboard.press("Escape")
     suffix = f"{width}px-{per_row}-per-row-{scheme}"
     page.screenshot(path=str(ARTIFACTS / f"dashboard-{suffix}.png"), full_page=True)
     assert cut == [], cut

@@ -8,9 +8,10 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import DATA_DIR, DatabaseFactory
+from test_demo_data import PINNED_CHECKSUM
 
-from dashboard import provision
-from dashboard.db import Database, bootstrap
+from dashboard import demo, provision, store
+from dashboard.db import Database, bootstrap, complete, open_store
 from dashboard.errors import ConfigError
 
 SEED = DATA_DIR / "schema.sql"
@@ -115,6 +116,35 @@ def test_concurrent_bootstraps_apply_each_migration_once(databases: DatabaseFact
             len(provision.discover_migrations()),)
         assert conn.execute("SELECT count(*) FROM users").fetchone() == (1,)
         assert conn.execute("SELECT count(*) FROM demo.orders").fetchone() == (100_000,)
+
+
+def test_the_app_store_opens_before_the_demo_data(databases: DatabaseFactory) -> None:
+    """Signing in needs only the first step (server, migrations, owner pool); the second
+    adds the demo data, the reader and its pool, on the same owner pool."""
+    name = databases.create()
+    first = open_store(databases.settings(name, DATA_SCHEMAS="demo"))
+    try:
+        user = store.get_or_create_user(first, "testuser")
+        assert [w.prompt for w in store.list_widgets(first, user)] == [
+            "Summarize the provided data."]
+        with first.connection() as conn:
+            assert not demo.is_loaded(conn)
+        database = complete(first)
+        assert database.owner is first.owner
+        with database.reader_connection() as conn:
+            assert conn.execute("SELECT count(*) FROM demo.orders").fetchone() == (100_000,)
+        with database.connection() as conn:
+            assert demo.checksum(conn) == PINNED_CHECKSUM  # the same rows as ever
+            # The keys added after the rows are the ones declared inline before.
+            keys = conn.execute(
+                "SELECT conname FROM pg_constraint WHERE connamespace = 'demo'::regnamespace"
+                " AND contype = 'f' ORDER BY conname").fetchall()
+        assert [k for (k,) in keys] == ["order_items_order_id_fkey",
+                                        "order_items_product_id_fkey",
+                                        "orders_customer_id_fkey"]
+        database.close()
+    finally:
+        first.close()
 
 
 def test_migration_names_are_checked(tmp_path: Path) -> None:

@@ -131,7 +131,3 @@ FROM demo.orders AS o
 CROSS JOIN LATERAL generate_series(0, (pg_temp.h('lines' || o.id) % 5)::int) AS k
 JOIN demo.products AS p
   ON p.id = 1 + (pg_temp.h('product' || o.id) + k * 37) % 200;
-
-CREATE INDEX orders_ordered_at_idx ON demo.orders (ordered_at);
-CREATE INDEX orders_customer_id_idx ON demo.orders (customer_id);
-CREATE INDEX order_items_product_id_idx ON demo.order_items (product_id);
