@@ -4,8 +4,8 @@ Opening the page never re-runs SQL, and needs only the app store (the stored wid
 on a fresh install the dashboard draws while the demo data is still loading; what needs
 the data (Refresh, Start here, SQL edits) waits for it with a progress message. Each card
 is a fragment, so acting on one card reruns that card alone; changes to the grid (delete,
-move) rerun the page. A card draws its title, chart, caption and one "More" button; its
-controls (Refresh, SQL, chart type, title, CSV, move, delete) are drawn only once "More"
+move) rerun the page. A card draws its title, chart, caption, Refresh and "More"; its
+controls (SQL, chart type, title, CSV, move, delete) are drawn only once "More"
 is clicked, so a dashboard of 50 cards sends 50 charts, not 50 sets of menus.
 """
 
@@ -155,9 +155,15 @@ def card(widget_id: int) -> None:
             st.error(ui.escape_markdown(error, max_chars=1000), icon=":material/error:")
         _proposal(widget_id)
         opened = bool(st.session_state.get(f"open-{widget_id}"))
-        st.button("Less" if opened else "More",
-                  icon=":material/expand_less:" if opened else ":material/more_horiz:",
-                  key=f"more-{widget_id}", on_click=_toggle_controls, args=(widget_id,))
+        # Refresh is the everyday action, so it stays on the card; the rest waits behind
+        # "More" (drawn on demand: a dashboard of 50 cards stays light).
+        with st.container(horizontal=True, gap="small"):
+            if widget.sql_query:
+                st.button("Refresh", key=f"refresh-{widget_id}", icon=":material/refresh:",
+                          on_click=_refresh, args=(widget_id,))
+            st.button("Less" if opened else "More",
+                      icon=":material/expand_less:" if opened else ":material/more_horiz:",
+                      key=f"more-{widget_id}", on_click=_toggle_controls, args=(widget_id,))
         if opened:
             _controls(widget, spec, title)
 
@@ -166,8 +172,6 @@ def _controls(widget: Widget, spec: charts.ChartSpec | None, title: str) -> None
     """The card's controls, drawn only while its "More" is open."""
     widget_id = widget.id
     if widget.sql_query:
-        st.button("Refresh", key=f"refresh-{widget_id}", icon=":material/refresh:",
-                  on_click=_refresh, args=(widget_id,))
         interpretation = (widget.generation or {}).get("interpretation")
         if interpretation:
             st.caption(ui.escape_markdown(interpretation, max_chars=500))

@@ -58,11 +58,11 @@ def test_card_actions_refresh_rechart_rename(app_env: None, db: Database) -> Non
     user = _user(db, "cards")
     widget = service.create(db, user, "Revenue by region")
     at = _app(user)
-    # A card's controls are drawn once its "More" is clicked (not for every card).
+    # Refresh is on the card; the other controls are drawn once its "More" is clicked.
     assert not at.selectbox and not at.text_input
-    assert not [b for b in at.button if b.label == "Refresh"]
-    _button(at, "More").click().run()
+    assert not [b for b in at.button if b.label == "Edit SQL"]
     _button(at, "Refresh").click().run()
+    _button(at, "More").click().run()
     assert not at.exception and not at.error
     at.selectbox(key=f"chart-type-{widget.id}").select("pie").run()
     assert not at.exception

@@ -171,9 +171,10 @@ def test_edit_sql_dialog_and_delete_and_fragment_reruns(
     _sign_in(page, app_url, "browser-cards")
     page.wait_for_selector('[data-testid="stPlotlyChart"] >> nth=1')
 
-    # A card's controls are drawn once its "More" is clicked, in that card alone.
+    # Refresh is on every card; the other controls are drawn once its "More" is clicked,
+    # in that card alone.
     assert page.get_by_role("button", name="Edit SQL").count() == 0
-    assert page.get_by_role("button", name="Refresh", exact=True).count() == 0
+    assert page.get_by_role("button", name="Refresh", exact=True).count() == 2
     before = len(_log_lines())
     page.get_by_role("button", name="More", exact=True).first.click()
     page.get_by_role("button", name="Edit SQL").wait_for()

@@ -170,7 +170,6 @@ def test_captions_follow_refresh_and_edit(app_url: str, browser, db: Database) -
     caption = page.locator('[data-testid="stCaptionContainer"]').filter(has_text="rows")
     assert "2020-01-01" in caption.first.inner_text()
     assert "99,999 ms" in caption.first.inner_text()
-    page.get_by_role("button", name="More", exact=True).first.click()
     page.get_by_role("button", name="Refresh", exact=True).first.click()
     _wait_idle(page)
     text = caption.first.inner_text()
