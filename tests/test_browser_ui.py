@@ -177,6 +177,7 @@ def test_captions_follow_refresh_and_edit(app_url: str, browser, db: Database) -
     assert re.search(r"4 rows · query [\d,]+ ms · refreshed \d{4}-\d\d-\d\d", text), text
 
     # A hand edit marks the card as edited ("your SQL") and can update the title.
+    page.get_by_role("button", name="More", exact=True).first.click()
     page.get_by_role("button", name="Edit SQL").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("SQL").fill(
