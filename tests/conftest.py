@@ -48,8 +48,13 @@ def _drop_stale(admin: psycopg.Connection) -> None:
 
 
 @pytest.fixture(scope="session")
-def admin_url() -> str:
-    return _admin_url()
+def admin_url() -> Iterator[str]:
+    # Stop the embedded server at the end only if this session started it.
+    test_dir = PROJECT_DIR / ".data" / "test-pg"
+    started_here = not os.environ.get("TEST_DATABASE_URL") and not embedded.is_running(test_dir)
+    yield _admin_url()
+    if started_here:
+        embedded.stop(test_dir)
 
 
 @pytest.fixture(scope="session")
